@@ -1,0 +1,188 @@
+// Package config loads a lab's TOML file, applies defaults and validates the
+// result, so that every later stage can trust what it is given.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is one lab/target: how to start kd, how to reach the target, what to
+// arm and when to stop. Every key is documented in config.example.toml.
+type Config struct {
+	KD        KD                `toml:"kd"`
+	Server    Server            `toml:"server"`
+	Target    Target            `toml:"target"`
+	Env       map[string]string `toml:"env"`
+	Script    Script            `toml:"script"`
+	Limits    Limits            `toml:"limits"`
+	Supervise Supervise         `toml:"supervise"`
+
+	// Path is the file this came from ("" when built from flags alone).
+	Path string `toml:"-"`
+}
+
+// KD says which kd to run and where its output goes.
+type KD struct {
+	Path       string   `toml:"path"`
+	Args       []string `toml:"args"`
+	SymbolPath string   `toml:"symbol_path"`
+	Log        string   `toml:"log"`
+	FreshLog   bool     `toml:"fresh_log"`
+	Transcript string   `toml:"transcript"`
+}
+
+// Server is kd's own remote debugging server (-server).
+type Server struct {
+	Transport            string `toml:"transport"`
+	Password             string `toml:"password"`
+	AllowUnauthenticated bool   `toml:"allow_unauthenticated_server"`
+	ClientFile           string `toml:"client_file"`
+}
+
+// Target is the machine under test and what to look for on it.
+type Target struct {
+	Connection     string   `toml:"connection"`
+	Key            string   `toml:"key"`
+	HostIP         string   `toml:"host_ip"`
+	Tag            string   `toml:"tag"`
+	Strategy       string   `toml:"strategy"`
+	ConnectTimeout Duration `toml:"connect_timeout"`
+}
+
+// Script is what is typed into kd once the target is halted.
+type Script struct {
+	Commands []string `toml:"commands"`
+	Replace  bool     `toml:"replace"`
+}
+
+// Limits bound what a session may cost the target.
+type Limits struct {
+	MaxHits    int      `toml:"max_hits"`
+	Duration   Duration `toml:"duration"`
+	MaxRate    float64  `toml:"max_rate"`
+	RateWindow Duration `toml:"rate_window"`
+}
+
+// Supervise tunes break-in, command and restart behaviour.
+type Supervise struct {
+	Settle          Duration `toml:"settle"`
+	BreakTimeout    Duration `toml:"break_timeout"`
+	BreakRetries    int      `toml:"break_retries"`
+	OnBreakFailure  string   `toml:"on_break_failure"`
+	CommandTimeout  Duration `toml:"command_timeout"`
+	StopTimeout     Duration `toml:"stop_timeout"`
+	MaxRestarts     int      `toml:"max_restarts"`
+	BackoffInitial  Duration `toml:"backoff_initial"`
+	BackoffMax      Duration `toml:"backoff_max"`
+	HealthyAfter    Duration `toml:"healthy_after"`
+	UnexpectedHalts string   `toml:"on_unexpected_halt"`
+}
+
+// Duration is a time.Duration written as "90s", "2h" or "1h30m" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText lets TOML strings be durations.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration back in the form it is read.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// ParseDuration is time.ParseDuration with an error a user can act on.
+func ParseDuration(s string) (time.Duration, error) {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return 0, fmt.Errorf("bad duration %q: use a number with a unit, like 90s, 10m or 2h", s)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("bad duration %q: must not be negative", s)
+	}
+	return v, nil
+}
+
+// Strategies for catching the allocations (issue: target-side setup).
+const (
+	StrategySpecialPool = "special-pool"
+	StrategyPoolHitTag  = "pool-hit-tag"
+)
+
+// Defaults.
+const (
+	DefaultTransport   = "npipe:pipe=livedebug"
+	DefaultConnection  = "com:port=com1,baud=19200"
+	DefaultLog         = "debug.log"
+	DefaultSymbolCache = `SRV*c:\websymbols*https://msdl.microsoft.com/download/symbols`
+)
+
+// ErrUnknownKey is returned (wrapped) when a config file has a key that
+// kdlaunch does not know: a typo there would otherwise be silently ignored.
+var ErrUnknownKey = errors.New("unknown config key")
+
+// Default returns the configuration used when no file and no flags say otherwise.
+func Default() *Config {
+	return &Config{
+		KD:     KD{Log: DefaultLog},
+		Server: Server{Transport: DefaultTransport},
+		Target: Target{Connection: DefaultConnection, Strategy: StrategySpecialPool},
+		Limits: Limits{RateWindow: Duration{10 * time.Second}},
+		Supervise: Supervise{
+			Settle:          Duration{time.Second},
+			BreakTimeout:    Duration{5 * time.Second},
+			BreakRetries:    5,
+			OnBreakFailure:  "wait",
+			CommandTimeout:  Duration{5 * time.Minute},
+			StopTimeout:     Duration{30 * time.Second},
+			MaxRestarts:     5,
+			BackoffInitial:  Duration{time.Second},
+			BackoffMax:      Duration{time.Minute},
+			HealthyAfter:    Duration{2 * time.Minute},
+			UnexpectedHalts: "resume",
+		},
+	}
+}
+
+// Load reads path over the defaults. Unknown keys and syntax errors are
+// errors that name the file and, where TOML knows it, the line.
+func Load(path string) (*Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	md, err := toml.Decode(string(b), c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("config %s: line %d: %s", path, pe.Position.Line, firstLine(pe.Message))
+		}
+		return nil, fmt.Errorf("config %s: %s", path, firstLine(err.Error()))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("config %s: %w %q: check its spelling against config.example.toml", path, ErrUnknownKey, strings.Join(keys, ", "))
+	}
+	c.Path = path
+	return c, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

@@ -1,0 +1,183 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"runtime"
+	"strings"
+	"unicode"
+)
+
+// ErrInvalid is wrapped by every validation error, so callers can tell a bad
+// configuration (exit 2, fix the file) from a failure to run.
+var ErrInvalid = errors.New("invalid configuration")
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+}
+
+var (
+	reEnvName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_().]*$`)
+	reConnection = regexp.MustCompile(`^(com|net|usb|1394):\S*$`)
+	reTransport  = regexp.MustCompile(`^(npipe|tcp|com|spipe|ssl):\S+$`)
+	reNetKey     = regexp.MustCompile(`(?i)(?:^|[,:])key=([^,]+)`)
+	rePassword   = regexp.MustCompile(`(?i)(?:^|[,:])password=`)
+)
+
+// Validate checks every value before any of it reaches kd's command line,
+// environment or input. Config values cannot add kd options or commands: a
+// line break or control character anywhere is refused, and the connection and
+// transport must be single kd option values.
+func (c *Config) Validate() error {
+	strs := map[string]string{
+		"kd.path": c.KD.Path, "kd.symbol_path": c.KD.SymbolPath, "kd.log": c.KD.Log, "kd.transcript": c.KD.Transcript,
+		"server.transport": c.Server.Transport, "server.password": c.Server.Password, "server.client_file": c.Server.ClientFile,
+		"target.connection": c.Target.Connection, "target.key": c.Target.Key, "target.host_ip": c.Target.HostIP,
+		"target.tag": c.Target.Tag, "target.strategy": c.Target.Strategy,
+	}
+	for i, a := range c.KD.Args {
+		strs[fmt.Sprintf("kd.args[%d]", i)] = a
+	}
+	for k, v := range c.Env {
+		strs["env."+k] = v
+	}
+	for k, v := range strs {
+		if err := plainValue(k, v); err != nil {
+			return err
+		}
+	}
+	if c.KD.Log == "" {
+		return invalid("kd.log is empty: give the debug log's path (--log FILE)")
+	}
+	for k := range c.Env {
+		if !reEnvName.MatchString(k) {
+			return invalid("env key %q is not a valid environment variable name", k)
+		}
+		switch strings.ToUpper(k) {
+		case "_NT_DEBUG_LOG_FILE_OPEN", "_NT_DEBUG_LOG_FILE_APPEND":
+			return invalid("env.%s: set the debug log with kd.log (and kd.fresh_log), which never destroys an earlier log by accident", k)
+		}
+	}
+	if t := c.Server.Transport; t != "none" {
+		if !reTransport.MatchString(t) {
+			return invalid("server.transport %q: use npipe:pipe=NAME, tcp:port=N, com:..., spipe:... or ssl:..., without spaces, or \"none\" for no server", t)
+		}
+		if rePassword.MatchString(t) {
+			return invalid("server.transport %q holds a password: put it in server.password, which kdlaunch keeps out of every output", redactPassword(t))
+		}
+		if strings.HasPrefix(t, "npipe:") && !strings.Contains(strings.ToLower(t), "pipe=") {
+			return invalid("server.transport %q names no pipe: use npipe:pipe=NAME", t)
+		}
+	}
+	if p := c.Server.Password; p != "" && strings.ContainsAny(p, ",=\" ") {
+		return invalid("server.password must not contain commas, '=', quotes or spaces: kd reads them as part of the transport string")
+	}
+	if !reConnection.MatchString(c.Target.Connection) {
+		return invalid("target.connection %q: use com:port=com1,baud=115200, net:port=N,key=K, com:pipe,port=\\\\.\\pipe\\NAME,resets=0,reconnect or usb:targetname=NAME, without spaces", c.Target.Connection)
+	}
+	if strings.HasPrefix(c.Target.Connection, "net:") && reNetKey.FindStringSubmatch(c.Target.Connection) == nil && c.Target.Key == "" {
+		return invalid("target.connection %q has no key: add key=K (the key bcdedit printed on the target) or set target.key", c.Target.Connection)
+	}
+	switch c.Target.Strategy {
+	case StrategySpecialPool, StrategyPoolHitTag:
+	default:
+		return invalid("target.strategy %q: use %q (the default) or %q", c.Target.Strategy, StrategySpecialPool, StrategyPoolHitTag)
+	}
+	if c.Target.Strategy == StrategyPoolHitTag && c.Target.Tag == "" {
+		return invalid("target.strategy %q needs a tag: give --tag TAG", StrategyPoolHitTag)
+	}
+	switch c.Supervise.OnBreakFailure {
+	case "wait", "give-up":
+	default:
+		return invalid("supervise.on_break_failure %q: use \"wait\" or \"give-up\"", c.Supervise.OnBreakFailure)
+	}
+	switch c.Supervise.UnexpectedHalts {
+	case "resume", "stay":
+	default:
+		return invalid("supervise.on_unexpected_halt %q: use \"resume\" or \"stay\"", c.Supervise.UnexpectedHalts)
+	}
+	if c.Limits.MaxHits < 0 {
+		return invalid("limits.max_hits %d: must be 0 (no limit) or more", c.Limits.MaxHits)
+	}
+	if c.Limits.MaxRate < 0 {
+		return invalid("limits.max_rate %g: must be 0 (no cap) or more", c.Limits.MaxRate)
+	}
+	if c.Supervise.MaxRestarts < 0 || c.Supervise.BreakRetries < 1 {
+		return invalid("supervise.max_restarts must be 0 or more and supervise.break_retries 1 or more")
+	}
+	if c.Supervise.BreakTimeout.Duration <= 0 || c.Supervise.StopTimeout.Duration <= 0 {
+		return invalid("supervise.break_timeout and supervise.stop_timeout must be more than 0")
+	}
+	return nil
+}
+
+// plainValue refuses line breaks and control characters: one value must stay
+// one argument, one variable or one command.
+func plainValue(key, v string) error {
+	for _, r := range v {
+		if r == '\n' || r == '\r' {
+			return invalid("%s holds a line break: a value must be one line", key)
+		}
+		if unicode.IsControl(r) && r != '\t' {
+			return invalid("%s holds control character %U: remove it", key, r)
+		}
+	}
+	return nil
+}
+
+func redactPassword(t string) string {
+	return regexp.MustCompile(`(?i)(password=)[^,]*`).ReplaceAllString(t, "${1}***")
+}
+
+// NetKey is the KDNET key, from target.key or the connection string.
+func (c *Config) NetKey() string {
+	if c.Target.Key != "" {
+		return c.Target.Key
+	}
+	if m := reNetKey.FindStringSubmatch(c.Target.Connection); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// Connection is the -k value, with target.key added to a net: connection
+// that lacks one.
+func (c *Config) ConnectionString() string {
+	conn := c.Target.Connection
+	if strings.HasPrefix(conn, "net:") && c.Target.Key != "" && reNetKey.FindStringSubmatch(conn) == nil {
+		conn += ",key=" + c.Target.Key
+	}
+	return conn
+}
+
+// Secrets are the values that must never appear in any output.
+func (c *Config) Secrets() []string {
+	var s []string
+	if c.Server.Password != "" {
+		s = append(s, c.Server.Password)
+	}
+	if k := c.NetKey(); k != "" {
+		s = append(s, k)
+	}
+	return s
+}
+
+// HasSecret reports whether the file itself holds a secret.
+func (c *Config) HasSecret() bool {
+	return c.Server.Password != "" || c.Target.Key != "" || reNetKey.MatchString(c.Target.Connection)
+}
+
+// PermissionWarning returns a one-line warning when the config file holds a
+// secret and others can read it; "" when all is well or it cannot be told.
+func (c *Config) PermissionWarning() string {
+	if c.Path == "" || !c.HasSecret() || runtime.GOOS == "windows" {
+		return ""
+	}
+	fi, err := os.Stat(c.Path)
+	if err != nil || fi.Mode().Perm()&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("config %s holds a secret (password or KDNET key) and is readable by others (mode %04o): run chmod 600 %s", c.Path, fi.Mode().Perm(), c.Path)
+}

@@ -1,0 +1,88 @@
+// Package cli is kdlaunch's command line: one file per command, each a kong
+// struct with a Run method that returns an error for Main to print.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kong"
+	"github.com/kdlaunch/kdlaunch/config"
+)
+
+// CLI is the root of kdlaunch's commands.
+type CLI struct {
+	Version kong.VersionFlag `help:"Print the version and exit."`
+
+	Run RunCmd `cmd:"" help:"Start kd, wait for the target, break in, arm the breakpoint, supervise, and stop leaving the target running."`
+}
+
+// ExitError carries a specific exit code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Main parses args, runs the command and returns the process exit code.
+func Main(args []string, version string) int {
+	return run(args, version, os.Stdout, os.Stderr)
+}
+
+func run(args []string, version string, stdout, stderr io.Writer) (code int) {
+	var root CLI
+	exited := -1
+	parser, err := kong.New(&root,
+		kong.Name("kdlaunch"),
+		kong.Description("Drive kd.exe to find who allocates a leaking Windows kernel pool tag."),
+		kong.UsageOnError(),
+		kong.Vars{"version": version},
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { exited = c; panic(exitPanic{}) }),
+	)
+	if err != nil {
+		fmt.Fprintf(stderr, "kdlaunch: %v\n", err)
+		return 2
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(exitPanic); !ok {
+				panic(r)
+			}
+			code = exited
+		}
+	}()
+	ctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "kdlaunch: %v\n", err)
+		return 2
+	}
+	ctx.Bind(streams{stdout, stderr})
+	if err := ctx.Run(); err != nil {
+		fmt.Fprintf(stderr, "kdlaunch: %v\n", err)
+		var ee *ExitError
+		switch {
+		case errors.As(err, &ee):
+			return ee.Code
+		case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrUnknownKey):
+			return 2
+		}
+		return 1
+	}
+	return 0
+}
+
+// exitPanic unwinds out of kong's --help/--version handling without calling
+// os.Exit, so tests can run commands in-process.
+type exitPanic struct{}
+
+// streams are the command's stdout and stderr; commands take them as a Run
+// parameter (kong binds them) so tests can capture output.
+type streams struct {
+	Out io.Writer
+	Err io.Writer
+}

@@ -1,0 +1,426 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/term"
+
+	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/launcher"
+	"github.com/kdlaunch/kdlaunch/pooltag"
+	"github.com/kdlaunch/kdlaunch/redact"
+	"github.com/kdlaunch/kdlaunch/remote"
+	"github.com/kdlaunch/kdlaunch/script"
+	"github.com/kdlaunch/kdlaunch/transcript"
+)
+
+// RunCmd is `kdlaunch run`: the batch file, automated and supervised.
+type RunCmd struct {
+	Config         string   `help:"Lab file (TOML, see config.example.toml); flags override it." placeholder:"FILE"`
+	KD             string   `name:"kd" help:"kd executable (default: kd on PATH, then the Windows Kits Debuggers folder)." placeholder:"PATH"`
+	Log            string   `help:"kd's debug log, appended to (default debug.log)." placeholder:"FILE"`
+	FreshLog       bool     `help:"Start the debug log afresh instead of appending (an existing log is overwritten)."`
+	SymbolPath     string   `name:"symbol-path" help:"_NT_SYMBOL_PATH for kd (default: yours, else SRV*c:\\websymbols*https://msdl.microsoft.com/download/symbols)." placeholder:"PATH"`
+	Server         string   `help:"kd's debugging server transport (default npipe:pipe=livedebug), or none." placeholder:"TRANSPORT"`
+	Pipe           string   `help:"Name of kd's debugging server pipe: npipe:pipe=NAME." placeholder:"NAME"`
+	Port           string   `help:"Serial port of the target connection, e.g. com1 (with --baud)." placeholder:"COMn"`
+	Baud           int      `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
+	Connect        string   `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
+	Tag            string   `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
+	Strategy       string   `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
+	Command        []string `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
+	ReplaceScript  bool     `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
+	MaxHits        int      `help:"Stop safely after this many breakpoint hits." placeholder:"N"`
+	Duration       string   `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
+	MaxRate        float64  `help:"Disarm if hits per second exceed this (each hit halts the server)." placeholder:"N"`
+	ConnectTimeout string   `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
+	Transcript     string   `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
+	LogLevel       string   `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
+	DryRun         bool     `help:"Print the kd command line and environment (secrets masked) and exit."`
+}
+
+// Run starts and supervises kd.
+func (c *RunCmd) Run(s streams) error {
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	if w := cfg.PermissionWarning(); w != "" {
+		fmt.Fprintln(s.Err, "kdlaunch: warning: "+w)
+	}
+	tag, err := parseTag(cfg.Target.Tag)
+	if err != nil {
+		return err
+	}
+	arm, disarm, err := plan(cfg, tag)
+	if err != nil {
+		return err
+	}
+	kd, err := launcher.FindKD(cfg.KD.Path)
+	if err != nil {
+		return err
+	}
+	logPath, err := prepareLog(cfg.KD.Log)
+	if err != nil {
+		return err
+	}
+
+	password := cfg.Server.Password
+	if cfg.Server.Transport != "none" && password == "" && !cfg.Server.AllowUnauthenticated {
+		if password, err = remote.NewPassword(24); err != nil {
+			return err
+		}
+	}
+	red := redact.New(append(cfg.Secrets(), password)...)
+	args := kdArgs(cfg, password)
+	env := kdEnv(os.Environ(), cfg, logPath)
+	if c.DryRun {
+		fmt.Fprintln(s.Out, red.String(kd+" "+strings.Join(quoteArgs(args), " ")))
+		for _, e := range kdOwnEnv(cfg, logPath, 0) {
+			fmt.Fprintln(s.Out, "  "+red.String(e))
+		}
+		return nil
+	}
+
+	var tr *transcript.Writer
+	if cfg.KD.Transcript != "" {
+		if tr, err = transcript.Open(cfg.KD.Transcript); err != nil {
+			return err
+		}
+		defer tr.Close()
+		tr.Event("kdlaunch run: " + red.String(kd+" "+strings.Join(args, " ")))
+	}
+
+	level := hclog.LevelFromString(c.LogLevel)
+	logger := hclog.New(&hclog.LoggerOptions{Name: "kdlaunch", Level: level, Output: s.Err})
+	var status *os.File
+	if f, ok := s.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		status = f
+	}
+	var console *launcher.Console
+	if status != nil {
+		console = launcher.NewConsole(s.Out, status)
+	} else {
+		console = launcher.NewConsole(s.Out, nil)
+	}
+	defer console.Close()
+
+	if cfg.Server.Transport != "none" {
+		if password == "" {
+			console.Note(fmt.Sprintf("kdlaunch: warning: kd's debugging server %s has no password: anyone who can open it controls the target's kernel (allow_unauthenticated_server = true)", cfg.Server.Transport))
+		}
+		if err := writeClient(cfg, password, console); err != nil {
+			return err
+		}
+	}
+	console.Note(fmt.Sprintf("kdlaunch: %s, log %s; follow the hunt live with: kdlaunch report --follow %s", red.String(kd), logPath, logPath))
+
+	stats := &launcher.Stats{Started: time.Now()}
+	opts := launcher.Options{
+		Spec: func(n int) launcher.Spec {
+			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n)}
+		},
+		Plan:       launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy == config.StrategyPoolHitTag},
+		Timing:     timing(cfg),
+		Limits:     launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
+		Restart:    launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
+		Log:        logger,
+		Console:    console,
+		Transcript: tr,
+		Sinks:      launcher.Sinks{Console: console, Transcript: tr, Log: logger.Named("kd"), Redact: red},
+		Redact:     red.String,
+	}
+	if tag != nil && cfg.Target.Strategy == config.StrategySpecialPool {
+		opts.Plan.Check = liveCheck(*tag, console, stats)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan struct{})
+	var once sync.Once
+	requestStop := func() { once.Do(func() { close(stop) }) }
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	sigDone := make(chan struct{})
+	defer close(sigDone)
+	go func() {
+		n := 0
+		for {
+			select {
+			case sig := <-sigs:
+				if sig == os.Interrupt && launcher.SuppressedInterrupt() {
+					continue // our own CTRL_C break-in, under Wine
+				}
+				n++
+				if n == 1 {
+					console.Note(fmt.Sprintf("kdlaunch: %s: stopping safely; press Ctrl+C again to stop at once (the target may then be left halted with breakpoints armed)", sigName(sig)))
+					requestStop()
+				} else {
+					cancel()
+					return
+				}
+			case <-sigDone:
+				return
+			}
+		}
+	}()
+	if d := cfg.Limits.Duration.Duration; d > 0 {
+		t := time.AfterFunc(d, func() {
+			console.Note(fmt.Sprintf("kdlaunch: --duration %s reached", d))
+			requestStop()
+		})
+		defer t.Stop()
+	}
+
+	err = launcher.Supervise(ctx, stop, opts, stats)
+	console.Close()
+	summary(s, stats, logPath, err, red)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return &ExitError{Code: 130, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
+		}
+		return errors.New(red.String(err.Error()))
+	}
+	return nil
+}
+
+func sigName(s os.Signal) string {
+	if s == os.Interrupt {
+		return "interrupt"
+	}
+	return s.String()
+}
+
+// load builds the configuration: defaults, then the file, then flags.
+func (c *RunCmd) load() (*config.Config, error) {
+	cfg := config.Default()
+	if c.Config != "" {
+		var err error
+		if cfg, err = config.Load(c.Config); err != nil {
+			return nil, err
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.KD.Path, c.KD)
+	set(&cfg.KD.Log, c.Log)
+	set(&cfg.KD.SymbolPath, c.SymbolPath)
+	set(&cfg.KD.Transcript, c.Transcript)
+	set(&cfg.Server.Transport, c.Server)
+	set(&cfg.Target.Tag, c.Tag)
+	set(&cfg.Target.Strategy, c.Strategy)
+	if c.FreshLog {
+		cfg.KD.FreshLog = true
+	}
+	if c.Pipe != "" {
+		if strings.ContainsAny(c.Pipe, " ,=\"") {
+			return nil, fmt.Errorf("%w: --pipe %q: a pipe name has no spaces, commas, '=' or quotes", config.ErrInvalid, c.Pipe)
+		}
+		cfg.Server.Transport = "npipe:pipe=" + c.Pipe
+	}
+	switch {
+	case c.Connect != "":
+		if c.Port != "" || c.Baud != 0 {
+			return nil, fmt.Errorf("%w: give either --connect or --port/--baud, not both", config.ErrInvalid)
+		}
+		cfg.Target.Connection = c.Connect
+	case c.Port != "" || c.Baud != 0:
+		port, baud := c.Port, c.Baud
+		if port == "" {
+			port = "com1"
+		}
+		if baud == 0 {
+			baud = 19200
+		}
+		switch baud {
+		case 9600, 19200, 38400, 57600, 115200:
+		default:
+			return nil, fmt.Errorf("%w: --baud %d: kd takes 9600, 19200, 38400, 57600 or 115200", config.ErrInvalid, baud)
+		}
+		if !strings.HasPrefix(strings.ToLower(strings.TrimPrefix(port, `\\.\`)), "com") || strings.ContainsAny(port, " ,") {
+			return nil, fmt.Errorf("%w: --port %q: use a COM port name such as com1 (for KDNET use --connect net:port=N,key=K)", config.ErrInvalid, port)
+		}
+		cfg.Target.Connection = fmt.Sprintf("com:port=%s,baud=%d", port, baud)
+	}
+	cfg.Script.Commands = append(cfg.Script.Commands, c.Command...)
+	if c.ReplaceScript {
+		cfg.Script.Replace = true
+	}
+	if c.MaxHits != 0 {
+		if c.MaxHits < 0 {
+			return nil, fmt.Errorf("%w: --max-hits %d: give a positive number", config.ErrInvalid, c.MaxHits)
+		}
+		cfg.Limits.MaxHits = c.MaxHits
+	}
+	if c.MaxRate != 0 {
+		cfg.Limits.MaxRate = c.MaxRate
+	}
+	for _, d := range []struct {
+		flag string
+		v    string
+		dst  *config.Duration
+	}{{"--duration", c.Duration, &cfg.Limits.Duration}, {"--connect-timeout", c.ConnectTimeout, &cfg.Target.ConnectTimeout}} {
+		if d.v == "" {
+			continue
+		}
+		v, err := config.ParseDuration(d.v)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", config.ErrInvalid, d.flag, err)
+		}
+		d.dst.Duration = v
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	for _, cmd := range cfg.Script.Commands {
+		if err := script.ValidateCommand(cmd); err != nil {
+			return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+		}
+	}
+	return cfg, nil
+}
+
+func parseTag(s string) (*pooltag.Tag, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if err := pooltag.ValidateForKd(s); err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+	t, err := pooltag.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+	return &t, nil
+}
+
+// plan is what is typed after each connection, and before leaving.
+func plan(cfg *config.Config, tag *pooltag.Tag) (arm, disarm []launcher.Command, err error) {
+	if tag != nil && !cfg.Script.Replace {
+		a, d, err := script.Recipe(cfg.Target.Strategy, *tag)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
+		}
+		for _, t := range a {
+			arm = append(arm, launcher.Command{Text: t})
+		}
+		for _, t := range d {
+			disarm = append(disarm, launcher.Command{Text: t})
+		}
+	}
+	for _, t := range cfg.Script.Commands {
+		arm = append(arm, launcher.Command{Text: t})
+	}
+	if len(arm) == 0 {
+		return nil, nil, fmt.Errorf("%w: nothing to arm: give --tag TAG (the seed's bp nt!MmAllocateSpecialPool) or --command CMD", config.ErrInvalid)
+	}
+	return arm, disarm, nil
+}
+
+// liveCheck reads the target's special pool tag and resolves the allocator
+// before arming, and warns (without stopping) when they do not match.
+func liveCheck(tag pooltag.Tag, console *launcher.Console, stats *launcher.Stats) []launcher.Command {
+	var dd []string
+	return []launcher.Command{
+		{Text: script.SpecialPoolTagQuery, Done: func(out []string) { dd = out }},
+		{Text: script.AllocatorQuery, Done: func(out []string) {
+			for _, w := range script.CheckSpecialPool(tag, strings.Join(dd, "\n"), strings.Join(out, "\n")) {
+				console.Note("kdlaunch: warning: " + w)
+				stats.Warnings = append(stats.Warnings, w)
+			}
+		}},
+	}
+}
+
+func timing(cfg *config.Config) launcher.Timing {
+	s := cfg.Supervise
+	return launcher.Timing{
+		Settle:         s.Settle.Duration,
+		BreakTimeout:   s.BreakTimeout.Duration,
+		BreakRetries:   s.BreakRetries,
+		GiveUpOnBreak:  s.OnBreakFailure == "give-up",
+		CommandTimeout: s.CommandTimeout.Duration,
+		StopTimeout:    s.StopTimeout.Duration,
+		ConnectTimeout: cfg.Target.ConnectTimeout.Duration,
+		ResumeOnHalt:   s.UnexpectedHalts == "resume",
+	}
+}
+
+// prepareLog makes the log path absolute and proves its folder is writable
+// without touching an existing log's contents.
+func prepareLog(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("log %s: %w", p, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return "", fmt.Errorf("log %s is a folder: give a file name, e.g. %s", abs, filepath.Join(abs, "debug.log"))
+	}
+	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("log %s: %w", abs, err)
+	}
+	return abs, nil
+}
+
+func writeClient(cfg *config.Config, password string, console *launcher.Console) error {
+	path := cfg.Server.ClientFile
+	if path == "" {
+		id := remote.Param(cfg.Server.Transport, "pipe")
+		if id == "" {
+			id = remote.Param(cfg.Server.Transport, "port")
+		}
+		var err error
+		if path, err = remote.DefaultClientFile(id); err != nil {
+			return err
+		}
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	if err := remote.WriteClientFile(path, remote.ClientCommand(cfg.Server.Transport, password, host)); err != nil {
+		return err
+	}
+	console.Note("kdlaunch: kd's debugging server is up; the command line to join it (with its password) is in " + path)
+	return nil
+}
+
+func summary(s streams, st *launcher.Stats, logPath string, err error, red *redact.Redactor) {
+	el := time.Since(st.Started).Truncate(time.Second)
+	rate := 0.0
+	if secs := time.Since(st.Started).Seconds(); secs > 0 {
+		rate = float64(st.Hits) / secs
+	}
+	head := "kdlaunch: stopped safely: breakpoints cleared, target running, kd left"
+	if err != nil || !st.StoppedSafe {
+		head = "kdlaunch: stopped"
+	}
+	fmt.Fprintln(s.Out, head)
+	fmt.Fprintf(s.Out, "  hits:     %d in %s (%.1f/s)\n", st.Hits, el, rate)
+	if st.Restarts > 0 || st.Reconnects > 0 {
+		fmt.Fprintf(s.Out, "  restarts: %d, reconnects: %d\n", st.Restarts, st.Reconnects)
+	}
+	if n := len(st.Warnings); n > 0 {
+		fmt.Fprintf(s.Out, "  warnings: %d (see above)\n", n)
+	}
+	fmt.Fprintf(s.Out, "  log:      %s\n", logPath)
+	fmt.Fprintf(s.Out, "  next:     kdlaunch report %s\n", quoteArg(logPath))
+}

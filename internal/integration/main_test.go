@@ -1,0 +1,256 @@
+//go:build !windows
+
+// Package integration runs the real bin/kdlaunch against the real
+// bin/fakekd, as a user would: real processes, a real pty, real files.
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	root     string
+	kdlaunch string
+	fakekd   string
+)
+
+func TestMain(m *testing.M) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
+		os.Exit(1)
+	}
+	root = filepath.Dir(strings.TrimSpace(string(out)))
+	kdlaunch = filepath.Join(root, "bin", "kdlaunch")
+	fakekd = filepath.Join(root, "bin", "fakekd")
+	// Build what the user runs, exactly as `make build` does.
+	for _, b := range [][]string{{"-o", kdlaunch, "."}, {"-o", fakekd, "./cmd/fakekd"}} {
+		cmd := exec.Command("go", append([]string{"build"}, b...)...)
+		cmd.Dir = root
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "build:", err)
+			os.Exit(1)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+// fakeState mirrors the fake kd's state file.
+type fakeState struct {
+	PID                  int               `json:"pid"`
+	Argv                 []string          `json:"argv"`
+	Env                  map[string]string `json:"env"`
+	Connected            bool              `json:"connected"`
+	Target               string            `json:"target"`
+	Breakpoints          []json.RawMessage `json:"breakpoints"`
+	PoolHitTag           json.RawMessage   `json:"pool_hit_tag"`
+	Hits                 int               `json:"hits"`
+	BreaksReceived       int               `json:"breaks_received"`
+	BreaksBeforeConnect  int               `json:"breaks_before_connect"`
+	BreaksWhileHalted    int               `json:"breaks_while_halted"`
+	IgnoredBreaks        int               `json:"ignored_breaks"`
+	Commands             []string          `json:"commands"`
+	CommandsWhileRunning []string          `json:"commands_while_running"`
+	EmptyLines           int               `json:"empty_lines"`
+	Reboots              int               `json:"reboots"`
+	ExitReason           string            `json:"exit_reason"`
+	Incarnations         int               `json:"incarnations"`
+}
+
+type run struct {
+	dir        string
+	log        string
+	transcript string
+	state      string
+	stdout     bytes.Buffer
+	stderr     bytes.Buffer
+	cmd        *exec.Cmd
+	code       int
+}
+
+// start runs kdlaunch with args; env holds the fake's knobs.
+func start(t *testing.T, env map[string]string, args ...string) *run {
+	t.Helper()
+	dir := t.TempDir()
+	r := &run{dir: dir, log: filepath.Join(dir, "debug.log"), transcript: filepath.Join(dir, "transcript.log"), state: filepath.Join(dir, "state.json")}
+	full := append([]string{"run", "--kd", fakekd, "--log", r.log, "--transcript", r.transcript}, args...)
+	r.cmd = exec.Command(kdlaunch, full...)
+	r.cmd.Env = append(os.Environ(), "FAKEKD_STATE="+r.state, "FAKEKD_CONNECT_DELAY=200ms", "FAKEKD_HIT_INTERVAL=10ms",
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
+	for k, v := range env {
+		r.cmd.Env = append(r.cmd.Env, k+"="+v)
+	}
+	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatalf("start kdlaunch: %v", err)
+	}
+	return r
+}
+
+// wait waits for kdlaunch to exit, killing it after timeout.
+func (r *run) wait(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		r.code = exitCode(err)
+	case <-time.After(timeout):
+		_ = r.cmd.Process.Kill()
+		<-done
+		t.Fatalf("kdlaunch did not finish within %s\nstdout:\n%s\nstderr:\n%s", timeout, r.stdout.String(), r.stderr.String())
+	}
+	return r.code
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
+
+func (r *run) fake(t *testing.T) fakeState {
+	t.Helper()
+	b, err := os.ReadFile(r.state)
+	if err != nil {
+		t.Fatalf("read fake kd state: %v", err)
+	}
+	var s fakeState
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("parse fake kd state: %v\n%s", err, b)
+	}
+	return s
+}
+
+// waitFake polls the fake's state until ok or timeout.
+func (r *run) waitFake(t *testing.T, timeout time.Duration, what string, ok func(fakeState) bool) fakeState {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(r.state); err == nil {
+			var s fakeState
+			if json.Unmarshal(b, &s) == nil && ok(s) {
+				return s
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("fake kd never reached %q within %s\nstdout:\n%s\nstderr:\n%s", what, timeout, r.stdout.String(), r.stderr.String())
+	return fakeState{}
+}
+
+func (r *run) read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	return string(b)
+}
+
+var reSummaryHits = regexp.MustCompile(`hits:\s+(\d+) in`)
+
+func (r *run) summaryHits(t *testing.T) int {
+	t.Helper()
+	m := reSummaryHits.FindStringSubmatch(r.stdout.String())
+	if m == nil {
+		t.Fatalf("no hits in the summary:\n%s", r.stdout.String())
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// assertSafe checks what a clean stop must leave: the target running, no
+// breakpoint, nothing typed while it ran, no break before the connection.
+func assertSafe(t *testing.T, s fakeState) {
+	t.Helper()
+	if s.Target != "running" {
+		t.Errorf("target %q after the stop, want running", s.Target)
+	}
+	if len(s.Breakpoints) != 0 {
+		t.Errorf("breakpoints left armed: %s", s.Breakpoints)
+	}
+	if len(s.CommandsWhileRunning) != 0 {
+		t.Errorf("commands typed while the target ran: %q", s.CommandsWhileRunning)
+	}
+	if s.BreaksBeforeConnect != 0 {
+		t.Errorf("%d breaks sent before the connection", s.BreaksBeforeConnect)
+	}
+	if s.BreaksWhileHalted != 0 {
+		t.Errorf("%d breaks sent to a halted target", s.BreaksWhileHalted)
+	}
+	if s.EmptyLines != 0 {
+		t.Errorf("%d empty lines typed (kd repeats the last command on one)", s.EmptyLines)
+	}
+	if s.ExitReason != "ctrl-b" {
+		t.Errorf("kd left by %q, want ctrl-b (q would leave the target locked)", s.ExitReason)
+	}
+	for _, c := range s.Commands {
+		if strings.TrimSpace(c) == "q" || strings.TrimSpace(c) == "qq" {
+			t.Errorf("q typed: it leaves the target locked")
+		}
+	}
+}
+
+func interrupt(t *testing.T, r *run, sig syscall.Signal) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal kdlaunch: %v", err)
+	}
+}
+
+func alive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil
+}
+
+// waitGone waits for pid to disappear (a zombie counts as gone: it runs no code).
+func waitGone(pid int, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		if !alive(pid) || isZombie(pid) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
+func isZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) {
+		return s[i+2] == 'Z'
+	}
+	return false
+}
+
+func execCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(kdlaunch, args...)
+	cmd.Env = append(os.Environ(), "FAKEKD_CONNECT_DELAY=100ms")
+	return cmd
+}

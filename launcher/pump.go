@@ -1,0 +1,165 @@
+package launcher
+
+import (
+	"bytes"
+	"io"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/kdlaunch/kdlaunch/redact"
+	"github.com/kdlaunch/kdlaunch/script"
+	"github.com/kdlaunch/kdlaunch/transcript"
+)
+
+// Line is one complete line of kd output, already redacted.
+type Line struct {
+	Text  string
+	Class script.Kind
+	// Prompts counts the kd prompts in this line that were not published as
+	// Output.Prompts (kd printed them and went on in the same read).
+	Prompts int
+}
+
+// Output is what the pump publishes: the lines completed by one read, then
+// possibly a prompt (kd is waiting for a command), then possibly the end of
+// kd's output. Batching per read keeps a flood of hits cheap.
+type Output struct {
+	Lines   []Line
+	Prompt  string // non-empty: kd printed this prompt and waits for input
+	Prompts int    // how many prompts kd printed since the last Output (>= 1 with Prompt)
+	EOF     bool
+	Tail   []string // with EOF: kd's last lines, for the exit diagnosis
+	At     time.Time
+}
+
+// Sinks are where kd's output goes besides the session.
+type Sinks struct {
+	Console    *Console           // the user's terminal; nil for none
+	Transcript *transcript.Writer // nil for none
+	Log        hclog.Logger       // one Debug entry per line
+	Redact     *redact.Redactor
+}
+
+const (
+	maxLine   = 64 << 10 // a line longer than this is cut, never buffered without bound
+	tailLines = 40
+)
+
+// Pump is the one goroutine that owns kd's output. It reads as fast as kd
+// writes (kd must never block on its output, or the target slows down), copies
+// every line to the sinks and publishes Outputs on out. It closes out after
+// the EOF Output.
+func Pump(r io.Reader, out chan<- Output, s Sinks) {
+	defer close(out)
+	if s.Log == nil {
+		s.Log = hclog.NewNullLogger()
+	}
+	debug := s.Log.IsDebug()
+	tail := newRing(tailLines)
+	buf := make([]byte, 64<<10)
+	var partial []byte
+	pub := 0 // bytes of partial already published as prompts (and shown)
+
+	emitLine := func(o *Output, raw []byte) {
+		raw = bytes.TrimRight(raw, "\r")
+		text := s.Redact.String(string(raw))
+		rest := text
+		if pub > 0 && pub <= len(rest) {
+			rest = rest[pub:]
+		}
+		n, _ := script.SplitPrompts(rest)
+		o.Lines = append(o.Lines, Line{Text: text, Class: script.Classify(text), Prompts: n})
+		tail.add(text)
+		if s.Console != nil {
+			s.Console.Output(rest, true)
+		}
+		s.Transcript.Output(text)
+		if debug {
+			s.Log.Debug("kd", "line", text)
+		}
+	}
+
+	for {
+		n, err := r.Read(buf)
+		o := Output{At: time.Now()}
+		data := buf[:n]
+		for len(data) > 0 {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			if len(partial) > 0 {
+				partial = append(partial, data[:i]...)
+				emitLine(&o, partial)
+				partial = partial[:0]
+			} else {
+				emitLine(&o, data[:i])
+			}
+			pub = 0
+			data = data[i+1:]
+		}
+		partial = append(partial, data...)
+		if len(partial) > maxLine {
+			emitLine(&o, partial)
+			partial, pub = partial[:0], 0
+		}
+		if len(partial) > pub {
+			fresh := string(partial[pub:])
+			if k := script.Prompts(fresh); k > 0 {
+				p := s.Redact.String(fresh)
+				o.Prompt = p
+				o.Prompts = k
+				pub = len(partial)
+				if s.Console != nil {
+					s.Console.Output(p, false)
+				}
+				s.Transcript.Output(p)
+			}
+		}
+		if err != nil {
+			if len(partial) > pub {
+				emitLine(&o, partial)
+			}
+			o.EOF = true
+			o.Tail = tail.lines()
+			if err != io.EOF {
+				s.Log.Debug("kd output ended", "error", err)
+			}
+			_ = s.Transcript.Flush()
+			out <- o
+			return
+		}
+		if len(o.Lines) > 0 || o.Prompt != "" {
+			out <- o
+		}
+		if n < len(buf) {
+			// kd went quiet for a moment: a good time to make the transcript durable.
+			_ = s.Transcript.Flush()
+		}
+	}
+}
+
+// ring keeps the last n lines for diagnostics; memory stays flat however long
+// kd runs.
+type ring struct {
+	buf  []string
+	next int
+	full bool
+}
+
+func newRing(n int) *ring { return &ring{buf: make([]string, n)} }
+
+func (r *ring) add(s string) {
+	r.buf[r.next] = s
+	r.next = (r.next + 1) % len(r.buf)
+	if r.next == 0 {
+		r.full = true
+	}
+}
+
+func (r *ring) lines() []string {
+	if !r.full {
+		return append([]string(nil), r.buf[:r.next]...)
+	}
+	return append(append([]string(nil), r.buf[r.next:]...), r.buf[:r.next]...)
+}

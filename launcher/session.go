@@ -1,0 +1,603 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/kdlaunch/kdlaunch/script"
+	"github.com/kdlaunch/kdlaunch/transcript"
+)
+
+// Command is one line typed into kd at a prompt.
+type Command struct {
+	Text string
+	// Done receives kd's output for the command (lines between sending it and
+	// its completion), for commands whose answer matters (the live check).
+	Done func(output []string)
+}
+
+// Plan is what a session types and when. Arm runs after every (re)connection
+// and ends by resuming the target; Disarm runs before kdlaunch leaves (after
+// "bc *") or when the hit rate is too high.
+type Plan struct {
+	Check  []Command // once, after the first break-in, before Arm
+	Arm    []Command
+	Disarm []Command
+	// HitOnBreak: every break kdlaunch did not ask for is a hit whose stack
+	// is taken with kb (the PoolHitTag recipe).
+	HitOnBreak bool
+}
+
+// Timing is how patient a session is.
+type Timing struct {
+	Settle         time.Duration // after the connection, before breaking in
+	BreakTimeout   time.Duration // first wait for a prompt after a break
+	BreakRetries   int           // then say what to check
+	GiveUpOnBreak  bool          // after BreakRetries: give up instead of waiting on
+	CommandTimeout time.Duration // warn when a command takes longer
+	StopTimeout    time.Duration // wait this long for kd to leave, then kill it
+	ConnectTimeout time.Duration // 0: wait for the target as long as it takes
+	ResumeOnHalt   bool          // resume a target that halted on its own
+}
+
+// Limits stop or disarm a session.
+type Limits struct {
+	MaxHits    int64
+	MaxRate    float64 // hits per second over RateWindow; 0: no cap
+	RateWindow time.Duration
+}
+
+// Stats are shared by all incarnations of kd in one run.
+type Stats struct {
+	Hits        int64
+	Breaks      int
+	Reconnects  int
+	Restarts    int
+	Started     time.Time
+	Warnings    []string
+	hitTimes    []time.Time
+	StoppedSafe bool // the last stop cleared breakpoints and resumed the target
+}
+
+// Rate is hits per second over the last window.
+func (s *Stats) Rate(now time.Time, window time.Duration) float64 {
+	s.trim(now, window)
+	if len(s.hitTimes) == 0 {
+		return 0
+	}
+	span := window
+	if el := now.Sub(s.Started); el < span {
+		span = el
+	}
+	if span < time.Second {
+		span = time.Second
+	}
+	return float64(len(s.hitTimes)) / span.Seconds()
+}
+
+func (s *Stats) trim(now time.Time, window time.Duration) {
+	i := 0
+	for i < len(s.hitTimes) && now.Sub(s.hitTimes[i]) > window {
+		i++
+	}
+	s.hitTimes = s.hitTimes[i:]
+}
+
+// Outcome is why a session ended.
+type Outcome int
+
+// Outcomes.
+const (
+	OutcomeStopped  Outcome = iota // kdlaunch left kd on purpose
+	OutcomeKdExited                // kd ended by itself (crash, q typed by someone)
+	OutcomeAborted                 // a hard stop: kd killed
+	OutcomeFailed                  // the session gave up (break never answered, no target)
+)
+
+// Result is how one session ended.
+type Result struct {
+	Outcome Outcome
+	Exit    ExitStatus
+	Tail    []string
+	Err     error
+	Armed   bool // breakpoints may still be armed on the target
+}
+
+type phase int
+
+const (
+	phaseArming phase = iota
+	phaseSupervising
+	phaseDisarming
+	phaseStopping
+)
+
+// SessionConfig wires a session to its kd.
+type SessionConfig struct {
+	Proc       Proc
+	Output     <-chan Output
+	Plan       Plan
+	Timing     Timing
+	Limits     Limits
+	Stats      *Stats
+	Log        hclog.Logger
+	Console    *Console
+	Transcript *transcript.Writer
+	Nonce      string
+	Checked    *bool // the live check already ran in an earlier incarnation
+	Redact     func(string) string
+	Now        func() time.Time
+}
+
+// Session drives one kd incarnation. It runs on one goroutine and reacts to
+// kd's output, its timers and the stop requests; the state machine (Next)
+// decides what may be done.
+type Session struct {
+	SessionConfig
+	st          State
+	since       time.Time // when st last changed
+	phase       phase
+	queue       []Command
+	inflight    *inflight
+	armed       bool
+	breakAsked  bool // kdlaunch sent a break that no prompt has answered yet
+	breakTries  int
+	breakTimer  *time.Timer
+	settleTimer *time.Timer
+	stopTimer   *time.Timer
+	hitBreak    bool // the current halt is a PoolHitTag hit
+	lost        bool // kd reported the transport lost
+	seq         int
+	waitedSince time.Time
+}
+
+type inflight struct {
+	cmd     Command
+	marker  string
+	sent    time.Time
+	prompts int
+	seen    bool
+	out     []string
+	warned  bool
+}
+
+func stopTimerSafe(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
+}
+
+// timerC returns t's channel, or nil (which blocks forever) for no timer.
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
+}
+
+// Run drives kd until it exits. stop asks for the safe stop (break, bc *,
+// g, CTRL+B ENTER); cancelling ctx kills kd at once.
+func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Redact == nil {
+		s.Redact = func(x string) string { return x }
+	}
+	s.since = s.Now()
+	s.waitedSince = s.since
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	defer func() {
+		stopTimerSafe(s.breakTimer)
+		stopTimerSafe(s.settleTimer)
+		stopTimerSafe(s.stopTimer)
+	}()
+	for {
+		select {
+		case o, ok := <-s.Output:
+			if !ok {
+				return s.exited(nil)
+			}
+			if r, done := s.handle(o); done {
+				return r
+			}
+		case <-stop:
+			stop = nil
+			s.requestStop("stop requested")
+		case <-ctx.Done():
+			s.note(hclog.Warn, "stopping at once: kd is killed; the target may be left halted with breakpoints armed")
+			_ = s.Proc.Kill()
+			s.drain()
+			return Result{Outcome: OutcomeAborted, Exit: s.Proc.Wait(), Armed: s.armed}
+		case <-timerC(s.settleTimer):
+			s.settleTimer = nil
+			if s.st == Connected {
+				s.sendBreak()
+			}
+		case <-timerC(s.breakTimer):
+			s.breakTimer = nil
+			if r, done := s.breakUnanswered(); done {
+				return r
+			}
+		case <-timerC(s.stopTimer):
+			s.stopTimer = nil
+			s.note(hclog.Warn, fmt.Sprintf("kd did not leave within %s of CTRL+B ENTER: killing it", s.Timing.StopTimeout))
+			_ = s.Proc.Kill()
+		case now := <-tick.C:
+			if r, done := s.tick(now); done {
+				return r
+			}
+		}
+	}
+}
+
+// drain empties the output channel after a kill so the pump can finish.
+func (s *Session) drain() {
+	for range s.Output {
+	}
+}
+
+func (s *Session) exited(tail []string) Result {
+	s.move(InExit)
+	st := s.Proc.Wait()
+	if s.phase == phaseStopping && !s.armed {
+		return Result{Outcome: OutcomeStopped, Exit: st, Tail: tail}
+	}
+	return Result{Outcome: OutcomeKdExited, Exit: st, Tail: tail, Armed: s.armed}
+}
+
+// move applies an input; a refused one is reported and changes nothing.
+func (s *Session) move(in Input) bool {
+	next, err := Next(s.st, in)
+	if err != nil {
+		s.Log.Debug("refused", "state", s.st, "input", in)
+		return false
+	}
+	if next != s.st {
+		s.Log.Debug("state", "from", s.st, "to", next, "on", in)
+		s.Transcript.Event(fmt.Sprintf("state %s -> %s (%s)", s.st, next, in))
+		s.st = next
+		s.since = s.Now()
+	}
+	return true
+}
+
+func (s *Session) note(level hclog.Level, msg string) {
+	msg = s.Redact(msg)
+	s.Log.Log(level, msg)
+	s.Transcript.Event(msg)
+	if level >= hclog.Warn {
+		s.Stats.Warnings = append(s.Stats.Warnings, msg)
+	}
+	if s.Console != nil {
+		s.Console.Note("kdlaunch: " + msg)
+	}
+}
+
+func (s *Session) handle(o Output) (Result, bool) {
+	for _, l := range o.Lines {
+		s.line(l)
+	}
+	if o.Prompt != "" {
+		s.prompt(o.Prompts)
+	}
+	if o.EOF {
+		return s.exited(o.Tail), true
+	}
+	return Result{}, false
+}
+
+func (s *Session) line(l Line) {
+	if f := s.inflight; f != nil {
+		f.prompts += l.Prompts
+		if script.IsMarker(l.Text, f.marker) {
+			f.seen = true
+		} else if len(f.out) < 10000 {
+			f.out = append(f.out, script.StripPrompt(l.Text))
+		}
+	}
+	switch l.Class {
+	case script.Waiting:
+		if s.st != Waiting {
+			s.note(hclog.Info, "waiting for the target to connect (reboot it now if it is not on its way)")
+		}
+		s.move(InWaiting)
+		s.waitedSince = s.Now()
+	case script.Connected, script.Established:
+		if s.st == Starting || s.st == Waiting || s.st == Running {
+			s.connected()
+		}
+	case script.Shutdown:
+		s.note(hclog.Info, "the target is rebooting: kd has lost its breakpoints; they will be armed again when it reconnects")
+		s.armed = false
+		s.queue, s.inflight = nil, nil
+		s.breakAsked = false
+		stopTimerSafe(s.breakTimer)
+		s.breakTimer = nil
+		s.move(InShutdown)
+		s.waitedSince = s.Now()
+	case script.BreakpointHit:
+		s.hit()
+	case script.BreakException:
+		if !s.breakAsked && s.Plan.HitOnBreak && s.armed && s.phase == phaseSupervising {
+			s.hitBreak = true
+			s.hit()
+		}
+	case script.TransportLost:
+		s.lost = true
+		s.note(hclog.Warn, "kd reports the transport to the target lost: check the cable or network; kd keeps trying (CTRL+R ENTER resyncs)")
+	case script.Resync:
+		if s.lost {
+			s.note(hclog.Info, "kd refreshed the connection to the target")
+		}
+		s.lost = false
+	}
+}
+
+func (s *Session) connected() {
+	s.lost = false
+	if s.st == Running {
+		s.Stats.Reconnects++
+	}
+	s.move(InConnected)
+	if s.phase == phaseStopping {
+		if s.armed {
+			s.sendBreak()
+		} else {
+			s.leave()
+		}
+		return
+	}
+	s.note(hclog.Info, "target connected")
+	s.phase = phaseArming
+	s.queue = s.armQueue()
+	stopTimerSafe(s.settleTimer)
+	s.settleTimer = time.NewTimer(s.Timing.Settle)
+}
+
+func (s *Session) armQueue() []Command {
+	var q []Command
+	if s.Checked != nil && !*s.Checked {
+		q = append(q, s.Plan.Check...)
+		*s.Checked = true
+	}
+	q = append(q, s.Plan.Arm...)
+	if len(q) == 0 || !script.Resumes(q[len(q)-1].Text) {
+		q = append(q, Command{Text: "g"})
+	}
+	return q
+}
+
+func (s *Session) disarmQueue() []Command {
+	q := []Command{{Text: "bc *"}}
+	q = append(q, s.Plan.Disarm...)
+	return append(q, Command{Text: "g"})
+}
+
+func (s *Session) hit() {
+	s.Stats.Hits++
+	now := s.Now()
+	s.Stats.hitTimes = append(s.Stats.hitTimes, now)
+	if s.phase != phaseSupervising {
+		return
+	}
+	if s.Limits.MaxHits > 0 && s.Stats.Hits >= s.Limits.MaxHits {
+		s.requestStop(fmt.Sprintf("reached --max-hits %d", s.Limits.MaxHits))
+		return
+	}
+	if s.Limits.MaxRate > 0 && s.Limits.RateWindow > 0 && now.Sub(s.Stats.Started) >= time.Second {
+		if r := s.Stats.Rate(now, s.Limits.RateWindow); r > s.Limits.MaxRate {
+			s.note(hclog.Warn, fmt.Sprintf("hit rate %.1f/s is above max_rate %.1f/s: every hit halts the target, so the breakpoint is cleared and the target resumed; the hunt continues without it", r, s.Limits.MaxRate))
+			s.phase = phaseDisarming
+			s.queue = s.disarmQueue()
+			s.startDisarm()
+		}
+	}
+}
+
+// requestStop starts the safe stop from whatever state kd is in.
+func (s *Session) requestStop(why string) {
+	if s.phase == phaseStopping {
+		return
+	}
+	s.note(hclog.Info, why+": stopping safely (break in, bc *, g, leave kd with the target running)")
+	s.phase = phaseStopping
+	stopTimerSafe(s.settleTimer)
+	s.settleTimer = nil
+	if !s.armed && s.inflight == nil && s.st != Halted && s.st != BreakingIn {
+		s.leave()
+		return
+	}
+	s.queue = s.disarmQueue()
+	s.startDisarm()
+}
+
+func (s *Session) startDisarm() {
+	switch s.st {
+	case Halted:
+		if s.inflight == nil {
+			s.dispatch()
+		}
+	case Running, Connected:
+		s.sendBreak()
+	}
+}
+
+func (s *Session) leave() {
+	if !s.move(InLeaveSent) {
+		return
+	}
+	s.Transcript.Input("<CTRL+B>")
+	s.Log.Debug("leaving kd with CTRL+B ENTER")
+	if _, err := s.Proc.Write([]byte(script.CtrlB + s.Proc.Newline())); err != nil {
+		s.Log.Debug("write CTRL+B", "error", err)
+	}
+	stopTimerSafe(s.stopTimer)
+	s.stopTimer = time.NewTimer(s.Timing.StopTimeout)
+}
+
+func (s *Session) sendBreak() {
+	if !s.move(InBreakSent) {
+		return
+	}
+	s.breakAsked = true
+	s.Stats.Breaks++
+	s.Transcript.Event(fmt.Sprintf("break-in, attempt %d", s.breakTries+1))
+	if err := s.Proc.Interrupt(s.breakTries); err != nil {
+		s.Log.Warn("break-in step failed", "attempt", s.breakTries+1, "error", err)
+	}
+	wait := s.Timing.BreakTimeout << min(s.breakTries, 4)
+	s.breakTries++
+	stopTimerSafe(s.breakTimer)
+	s.breakTimer = time.NewTimer(wait)
+}
+
+func (s *Session) breakUnanswered() (Result, bool) {
+	if s.st != BreakingIn {
+		return Result{}, false
+	}
+	if s.breakTries == s.Timing.BreakRetries {
+		msg := fmt.Sprintf("kd has not answered %d break-ins: check the target is on and the cable or network, that the port/baud or key match the target's bcdedit /dbgsettings, and try CTRL+R ENTER (resync)", s.breakTries)
+		if s.Timing.GiveUpOnBreak {
+			s.note(hclog.Error, msg+"; giving up")
+			_ = s.Proc.Kill()
+			s.drain()
+			return Result{Outcome: OutcomeFailed, Exit: s.Proc.Wait(), Err: fmt.Errorf("break-in not answered after %d tries", s.breakTries), Armed: s.armed}, true
+		}
+		s.note(hclog.Warn, msg+"; still trying")
+	}
+	// Let the state machine re-send: BreakingIn accepts another break.
+	s.sendBreak()
+	return Result{}, false
+}
+
+func (s *Session) prompt(n int) {
+	s.move(InPrompt)
+	s.breakAsked = false
+	s.breakTries = 0
+	stopTimerSafe(s.breakTimer)
+	s.breakTimer = nil
+	stopTimerSafe(s.settleTimer)
+	s.settleTimer = nil
+	if f := s.inflight; f != nil {
+		f.prompts += n
+		if !f.seen && f.prompts < 2 {
+			return
+		}
+		s.inflight = nil
+		if f.cmd.Done != nil {
+			f.cmd.Done(f.out)
+		}
+	}
+	s.dispatch()
+}
+
+// dispatch types the next queued command at a prompt, or decides what to do
+// with a target halted with nothing left to type.
+func (s *Session) dispatch() {
+	if s.st != Halted || s.inflight != nil {
+		return
+	}
+	if len(s.queue) == 0 {
+		switch {
+		case s.phase == phaseStopping:
+			s.queue = s.disarmQueue()
+		case s.hitBreak:
+			s.hitBreak = false
+			s.queue = []Command{{Text: "kb"}, {Text: "g"}}
+		case s.phase == phaseSupervising && s.Timing.ResumeOnHalt:
+			s.note(hclog.Warn, "the target halted on its own (an unexpected break or breakpoint): resuming it, since a halted server is frozen")
+			s.queue = []Command{{Text: "g"}}
+		default:
+			return
+		}
+	}
+	c := s.queue[0]
+	s.queue = s.queue[1:]
+	if script.Resumes(c.Text) {
+		s.send(c.Text)
+		s.move(InResumeSent)
+		switch s.phase {
+		case phaseArming:
+			s.phase = phaseSupervising
+			s.note(hclog.Info, "breakpoint armed, target running")
+		case phaseDisarming:
+			s.phase = phaseSupervising
+			s.armed = false
+		case phaseStopping:
+			s.armed = false
+			s.Stats.StoppedSafe = true
+			s.leave()
+		}
+		return
+	}
+	if !s.move(InCommandSent) {
+		return
+	}
+	s.seq++
+	f := &inflight{cmd: c, marker: script.Marker(s.Nonce, s.seq), sent: s.Now()}
+	s.inflight = f
+	if s.phase == phaseArming && !isCheck(c, s.Plan.Check) {
+		s.armed = true
+	}
+	s.send(c.Text)
+	s.send(script.MarkerCommand(s.Nonce, s.seq))
+}
+
+func isCheck(c Command, check []Command) bool {
+	for _, k := range check {
+		if k.Text == c.Text {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) send(text string) {
+	s.Transcript.Input(s.Redact(text))
+	if !strings.HasPrefix(text, ".echo "+script.MarkerPrefix) && s.Console != nil {
+		s.Console.Output(s.Redact(text), true)
+	}
+	if _, err := s.Proc.Write([]byte(text + s.Proc.Newline())); err != nil {
+		s.Log.Debug("write to kd", "error", err)
+	}
+}
+
+func (s *Session) tick(now time.Time) (Result, bool) {
+	if f := s.inflight; f != nil && !f.warned && s.Timing.CommandTimeout > 0 && now.Sub(f.sent) > s.Timing.CommandTimeout {
+		f.warned = true
+		s.note(hclog.Warn, fmt.Sprintf("kd has not finished %q after %s (loading symbols can take minutes); still waiting", s.Redact(f.cmd.Text), s.Timing.CommandTimeout))
+	}
+	if s.Timing.ConnectTimeout > 0 && (s.st == Waiting || s.st == Starting) && s.phase != phaseStopping && now.Sub(s.waitedSince) > s.Timing.ConnectTimeout {
+		s.note(hclog.Error, fmt.Sprintf("the target did not connect within %s: check that it is on, that bcdedit /debug is on and its /dbgsettings match the connection", s.Timing.ConnectTimeout))
+		_ = s.Proc.Kill()
+		s.drain()
+		return Result{Outcome: OutcomeFailed, Exit: s.Proc.Wait(), Err: fmt.Errorf("target did not connect within %s", s.Timing.ConnectTimeout)}, true
+	}
+	s.Console.Status(s.statusLine(now))
+	return Result{}, false
+}
+
+func (s *Session) statusLine(now time.Time) string {
+	st := s.st.String()
+	if s.lost {
+		st += ", transport lost"
+	}
+	line := fmt.Sprintf("[%s %s] hits %d", st, shortDur(now.Sub(s.since)), s.Stats.Hits)
+	if s.Limits.MaxHits > 0 {
+		line += fmt.Sprintf("/%d", s.Limits.MaxHits)
+	}
+	win := s.Limits.RateWindow
+	if win <= 0 {
+		win = 10 * time.Second
+	}
+	return line + fmt.Sprintf(", %.1f/s, elapsed %s", s.Stats.Rate(now, win), shortDur(now.Sub(s.Stats.Started)))
+}
+
+func shortDur(d time.Duration) string {
+	return d.Truncate(time.Second).String()
+}

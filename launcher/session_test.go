@@ -1,0 +1,329 @@
+package launcher
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// miniKD is an in-process kd: just enough of kd's behaviour to drive the
+// session's reactions deterministically. The real fake kd (cmd/fakekd) is
+// exercised by the integration tests.
+type miniKD struct {
+	mu        sync.Mutex
+	pr        *io.PipeReader
+	pw        *io.PipeWriter
+	running   bool
+	connected bool
+	armed     bool
+	lines     []string // every line typed
+	whileRun  []string // lines typed while the target ran
+	breaks    int
+	ignore    int // breaks to ignore
+	noEcho    bool
+	exited    chan struct{}
+	once      sync.Once
+	hits      int
+	buf       strings.Builder
+}
+
+func newMiniKD() *miniKD {
+	pr, pw := io.Pipe()
+	return &miniKD{pr: pr, pw: pw, exited: make(chan struct{})}
+}
+
+func (k *miniKD) Output() io.Reader { return k.pr }
+func (k *miniKD) Newline() string   { return "\r" }
+func (k *miniKD) Pid() int          { return 4242 }
+func (k *miniKD) Close() error      { return nil }
+func (k *miniKD) Kill() error       { k.exit(); return nil }
+func (k *miniKD) Wait() ExitStatus  { <-k.exited; return ExitStatus{} }
+
+func (k *miniKD) exit() {
+	k.once.Do(func() { close(k.exited); _ = k.pw.Close() })
+}
+
+func (k *miniKD) print(s string) { _, _ = k.pw.Write([]byte(s)) }
+
+func (k *miniKD) connect() {
+	k.mu.Lock()
+	k.connected, k.running = true, true
+	k.mu.Unlock()
+	k.print("Connected to Windows 10 19041 x64 target at (Wed Nov 25 22:01:02.051 2026 (UTC + 0:00)), ptr64 TRUE\nKernel Debugger connection established.\n")
+}
+
+func (k *miniKD) Interrupt(int) error {
+	k.mu.Lock()
+	k.breaks++
+	if !k.connected || !k.running || k.ignore > 0 {
+		if k.ignore > 0 {
+			k.ignore--
+		}
+		k.mu.Unlock()
+		return nil
+	}
+	k.running = false
+	k.mu.Unlock()
+	go k.print("Break instruction exception - code 80000003 (first chance)\nnt!DbgBreakPointWithStatus:\n0: kd> ")
+	return nil
+}
+
+func (k *miniKD) hit() {
+	k.mu.Lock()
+	ok := k.running && k.armed
+	if ok {
+		k.hits++
+	}
+	k.mu.Unlock()
+	if ok {
+		k.print("Breakpoint 0 hit\nnt!MmAllocateSpecialPool:\n # RetAddr           : Args to Child                                                           : Call Site\n00 fffff801`1e2a3b40 : 00000000`00000000 00000000`00000000 00000000`00000000 00000000`00000000 : nt!MmAllocateSpecialPool\n")
+	}
+}
+
+func (k *miniKD) Write(b []byte) (int, error) {
+	k.mu.Lock()
+	k.buf.Write(b)
+	s := k.buf.String()
+	var cmds []string
+	for {
+		i := strings.IndexAny(s, "\r\n")
+		if i < 0 {
+			break
+		}
+		cmds = append(cmds, s[:i])
+		s = s[i+1:]
+	}
+	k.buf.Reset()
+	k.buf.WriteString(s)
+	k.mu.Unlock()
+	for _, c := range cmds {
+		k.run(c)
+	}
+	return len(b), nil
+}
+
+func (k *miniKD) run(c string) {
+	k.mu.Lock()
+	k.lines = append(k.lines, c)
+	if k.running {
+		k.whileRun = append(k.whileRun, c)
+		k.mu.Unlock()
+		return
+	}
+	k.mu.Unlock()
+	switch {
+	case c == "\x02":
+		k.exit()
+	case c == "g":
+		k.mu.Lock()
+		k.running = true
+		k.mu.Unlock()
+	case strings.HasPrefix(c, "bp "):
+		k.mu.Lock()
+		k.armed = true
+		k.mu.Unlock()
+		k.print("0: kd> ")
+	case c == "bc *":
+		k.mu.Lock()
+		k.armed = false
+		k.mu.Unlock()
+		k.print("0: kd> ")
+	case strings.HasPrefix(c, ".echo ") && !k.noEcho:
+		k.print(strings.TrimPrefix(c, ".echo ") + "\n0: kd> ")
+	default:
+		k.print(fmt.Sprintf("Couldn't resolve error at '%s'\n0: kd> ", c))
+	}
+}
+
+func (k *miniKD) snapshot() (lines, whileRun []string, armed, running bool, breaks int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]string(nil), k.lines...), append([]string(nil), k.whileRun...), k.armed, k.running, k.breaks
+}
+
+func runSession(t *testing.T, k *miniKD, lim Limits, tm Timing, drive func(stop func())) (Result, *Stats) {
+	t.Helper()
+	out := make(chan Output, 16)
+	go Pump(k.Output(), out, Sinks{})
+	stats := &Stats{Started: time.Now()}
+	checked := true
+	s := &Session{SessionConfig: SessionConfig{
+		Proc: k, Output: out, Stats: stats, Log: hclog.NewNullLogger(), Nonce: "t", Checked: &checked,
+		Plan:   Plan{Arm: []Command{{Text: `bp nt!MmAllocateSpecialPool ";kb;g"`}}},
+		Timing: tm, Limits: lim,
+	}}
+	stop := make(chan struct{})
+	var once sync.Once
+	res := make(chan Result, 1)
+	go func() { res <- s.Run(context.Background(), stop) }()
+	drive(func() { once.Do(func() { close(stop) }) })
+	select {
+	case r := <-res:
+		return r, stats
+	case <-time.After(10 * time.Second):
+		lines, wr, armed, running, b := k.snapshot()
+		k.exit()
+		t.Fatalf("session did not end: state %s phase %d typed %q while-running %q armed %v running %v breaks %d", s.st, s.phase, lines, wr, armed, running, b)
+		return Result{}, nil
+	}
+}
+
+var fastTiming = Timing{Settle: 10 * time.Millisecond, BreakTimeout: 50 * time.Millisecond, BreakRetries: 3, StopTimeout: time.Second, ResumeOnHalt: true}
+
+func TestSessionArmsAndStopsSafely(t *testing.T) {
+	k := newMiniKD()
+	r, stats := runSession(t, k, Limits{MaxHits: 5}, fastTiming, func(func()) {
+		k.print("Waiting to reconnect...\n")
+		k.connect()
+		for i := 0; i < 200; i++ {
+			time.Sleep(5 * time.Millisecond)
+			k.hit()
+			select {
+			case <-k.exited:
+				return
+			default:
+			}
+		}
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v (%v), want stopped", r.Outcome, r.Err)
+	}
+	lines, whileRun, armed, running, _ := k.snapshot()
+	if armed || !running {
+		t.Errorf("armed=%v running=%v after stop, want disarmed and running", armed, running)
+	}
+	if len(whileRun) > 0 && !(len(whileRun) == 1 && whileRun[0] == "\x02") {
+		t.Errorf("typed while running: %q", whileRun)
+	}
+	var plain []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, ".echo ") {
+			plain = append(plain, l)
+		}
+	}
+	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "g", "bc *", "g", "\x02"}
+	if fmt.Sprint(plain) != fmt.Sprint(want) {
+		t.Errorf("typed %q, want %q", plain, want)
+	}
+	if stats.Hits < 5 || int(stats.Hits) != k.hits {
+		t.Errorf("counted %d hits, kd made %d (want >= 5)", stats.Hits, k.hits)
+	}
+	if !stats.StoppedSafe {
+		t.Errorf("stop not recorded as safe")
+	}
+}
+
+// A kd without .echo still completes commands: the second prompt ends one.
+func TestSessionWithoutEcho(t *testing.T) {
+	k := newMiniKD()
+	k.noEcho = true
+	r, _ := runSession(t, k, Limits{MaxHits: 2}, fastTiming, func(func()) {
+		k.connect()
+		for i := 0; i < 200; i++ {
+			time.Sleep(5 * time.Millisecond)
+			k.hit()
+			select {
+			case <-k.exited:
+				return
+			default:
+			}
+		}
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+}
+
+// Breaks are retried when no prompt comes, and never sent before the
+// connection.
+func TestSessionRetriesBreak(t *testing.T) {
+	k := newMiniKD()
+	k.ignore = 2
+	r, _ := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.print("Waiting to reconnect...\n")
+		time.Sleep(100 * time.Millisecond)
+		if _, _, _, _, b := k.snapshot(); b != 0 {
+			t.Errorf("%d breaks before the connection", b)
+		}
+		k.connect()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if _, _, armed, running, _ := k.snapshot(); armed && running {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	if _, _, _, _, b := k.snapshot(); b < 4 {
+		t.Errorf("%d breaks, want the 2 ignored ones retried", b)
+	}
+}
+
+// A stop before the target connects just leaves kd.
+func TestSessionStopWhileWaiting(t *testing.T) {
+	k := newMiniKD()
+	r, _ := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.print("Waiting to reconnect...\n")
+		time.Sleep(50 * time.Millisecond)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	if lines, _, _, _, b := k.snapshot(); b != 0 || len(lines) != 1 || lines[0] != "\x02" {
+		t.Errorf("typed %q with %d breaks, want only CTRL+B", lines, b)
+	}
+}
+
+// A reboot loses the breakpoints; the session arms them again.
+func TestSessionRearmsAfterReboot(t *testing.T) {
+	k := newMiniKD()
+	r, _ := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.connect()
+		waitArmed(k)
+		k.mu.Lock()
+		k.armed, k.connected = false, false
+		k.mu.Unlock()
+		k.print("Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables.\nWaiting to reconnect...\n")
+		time.Sleep(50 * time.Millisecond)
+		k.connect()
+		waitArmed(k)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	lines, _, armed, _, _ := k.snapshot()
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "bp ") {
+			n++
+		}
+	}
+	if n != 2 || armed {
+		t.Errorf("bp typed %d times (want 2), armed at the end = %v", n, armed)
+	}
+}
+
+func waitArmed(k *miniKD) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, armed, running, _ := k.snapshot(); armed && running {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,5 @@
+package remote
+
+import "runtime"
+
+func isWindows() bool { return runtime.GOOS == "windows" }

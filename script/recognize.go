@@ -1,0 +1,140 @@
+// Package script knows kd's language: how kd's output is recognised (this
+// file) and what is typed into kd (commands.go). It holds no state and does
+// no I/O, so every pattern is table-tested against the text real kd prints
+// (../shared/reference/kd-facts.md, section 3).
+package script
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Kind is what a line of kd output means to the session.
+type Kind int
+
+// Kinds of kd output lines. Order does not matter.
+const (
+	Other          Kind = iota
+	Waiting             // kd waits for the target (kd-facts 3.1)
+	Connected           // "Connected to target ..." (KDNET) or "Connected to Windows ... target" (kd-facts 3.1)
+	Established         // "Kernel Debugger connection established" (serial, pipe, KDNET)
+	BreakException      // "Break instruction exception - code 80000003"
+	BreakBanner         // the "You are seeing this message because you pressed" box
+	BreakpointHit       // "Breakpoint N hit" (kd-facts 3.4)
+	Shutdown            // "Shutdown occurred at ...": the target reboots, breakpoints are lost (kd-facts 2.5)
+	TransportLost       // "The transport connection ... seems lost" (kd-facts 3.1)
+	Resync              // "KDTARGET: Refreshing KD connection"
+	FatalError          // "*** Fatal System Error": a bug check arrived
+	ServerStarted       // "Server started." from -server
+)
+
+var kindNames = [...]string{"other", "waiting", "connected", "established", "break-exception",
+	"break-banner", "breakpoint-hit", "shutdown", "transport-lost", "resync", "fatal-error", "server-started"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+var (
+	// NT 3.x printed "KD: waiting to connect..."; current kd "Waiting to reconnect...".
+	reWaiting     = regexp.MustCompile(`(?i)^(KD:\s*)?waiting to (re)?connect`)
+	reConnNet     = regexp.MustCompile(`^Connected to (target \S+ on port \d+|Windows .*target)`)
+	reEstablished = regexp.MustCompile(`^(KD:\s*)?Kernel Debugger connection established`)
+	reBreakExc    = regexp.MustCompile(`^Break instruction exception - code 80000003`)
+	reHit         = regexp.MustCompile(`^Breakpoint (\d+) hit`)
+	// A prompt: "kd> ", "0: kd> ", "12: kd> ", historic "KD>" and "KDx86>",
+	// WoW64 contexts "0: kd:x86> ", local "lkd> ". Never followed by a newline.
+	rePromptPrefix = regexp.MustCompile(`^\s*(\d+:\s*)?(l?kd(:x86)?|KD|KDx86)> ?`)
+)
+
+// StripPrompt removes the prompts kd printed at the start of a line. Over
+// pipes kd does not echo what it is sent, so the output of a command, or the
+// first line after "g", lands on the prompt's line ("0: kd> Breakpoint 0
+// hit"), and a command with no output leaves prompt after prompt on one line.
+func StripPrompt(line string) string {
+	_, rest := SplitPrompts(line)
+	return rest
+}
+
+// SplitPrompts counts the prompts at the start of s and returns the rest.
+func SplitPrompts(s string) (n int, rest string) {
+	for {
+		if i := strings.IndexByte(s, '>'); i < 0 || i > 24 {
+			return n, s
+		}
+		loc := rePromptPrefix.FindStringIndex(s)
+		if loc == nil {
+			return n, s
+		}
+		n++
+		s = s[loc[1]:]
+	}
+}
+
+// Classify says what one complete line of kd output means. Leading
+// whitespace, a trailing CR and any prompt kd printed before the text (as when
+// a command is echoed into the log) are ignored.
+func Classify(line string) Kind {
+	s := strings.TrimRight(strings.TrimLeft(StripPrompt(line), " \t"), "\r")
+	switch {
+	case s == "":
+		return Other
+	case reHit.MatchString(s):
+		return BreakpointHit
+	case reEstablished.MatchString(s):
+		return Established
+	case reConnNet.MatchString(s):
+		return Connected
+	case reWaiting.MatchString(s):
+		return Waiting
+	case reBreakExc.MatchString(s):
+		return BreakException
+	case strings.Contains(s, "You are seeing this message because you pressed"):
+		return BreakBanner
+	case strings.HasPrefix(s, "Shutdown occurred at"):
+		return Shutdown
+	case strings.Contains(s, "seems lost") && strings.Contains(s, "transport connection"):
+		return TransportLost
+	case strings.HasPrefix(s, "KDTARGET: Refreshing KD connection"):
+		return Resync
+	case strings.HasPrefix(s, "*** Fatal System Error"):
+		return FatalError
+	case strings.HasPrefix(s, "Server started"):
+		return ServerStarted
+	}
+	return Other
+}
+
+// BreakpointID returns N from "Breakpoint N hit", or -1.
+func BreakpointID(line string) int {
+	m := reHit.FindStringSubmatch(strings.TrimSpace(line))
+	if m == nil {
+		return -1
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// IsPrompt reports whether a partial line (text after the last newline, not
+// yet ended) is kd's command prompt: kd prints it without a newline and then
+// waits for input, so this is how the session knows the target is halted.
+func IsPrompt(partial string) bool {
+	return Prompts(partial) > 0
+}
+
+// Prompts counts the prompts in a partial line made only of prompts (kd
+// answered several commands that print nothing); 0 if anything else is there.
+func Prompts(partial string) int {
+	n, rest := SplitPrompts(partial)
+	if n == 0 || strings.TrimSpace(rest) != "" {
+		return 0
+	}
+	return n
+}

@@ -1,0 +1,164 @@
+package script
+
+import "testing"
+
+// Lines as real kd prints them (../shared/reference/kd-facts.md, section 3).
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		line string
+		want Kind
+	}{
+		{"Waiting to reconnect...", Waiting},
+		{"KD: waiting to connect...", Waiting},
+		{"Connected to target 169.182.1.1 on port 50005 on local IP 169.182.1.2", Connected},
+		{"Connected to target 169.254.10.2 on port 50000 on local IP 169.254.10.1.", Connected},
+		{"Connected to Windows 10 16299 x64 target at (Wed Feb 28 17:16:23.051 2018 (UTC - 8:00)), ptr64 TRUE", Connected},
+		{"Connected to Windows XP 2268 x86 compatible target, ptr64 FALSE", Connected},
+		{"Kernel Debugger connection established.  (Initial Breakpoint requested)", Established},
+		{"Kernel Debugger connection established.", Established},
+		{"KD: Kernel Debugger connection established. (Initial Breakpoint requested)", Established},
+		{"Kernel Debugger connection established.\r", Established},
+		{"Break instruction exception - code 80000003 (first chance)", BreakException},
+		{"*   You are seeing this message because you pressed either                    *", BreakBanner},
+		{"Breakpoint 0 hit", BreakpointHit},
+		{"Breakpoint 12 hit", BreakpointHit},
+		{"0: kd> Breakpoint 0 hit", BreakpointHit}, // after g over pipes: on the prompt's line
+		{"  Breakpoint 3 hit", BreakpointHit},
+		{"Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables.", Shutdown},
+		{"The transport connection between host kernel debugger and target Windows seems lost.", TransportLost},
+		{"KDTARGET: Refreshing KD connection", Resync},
+		{"*** Fatal System Error: 0x000000c4", FatalError},
+		{"Server started.  Client can connect with any of these command lines", ServerStarted},
+		{"nt!MmAllocateSpecialPool:", Other},
+		{"fffff801`1e2a3b40 4c8bdc          mov     r11,rsp", Other},
+		{"Using NET for debugging", Other},
+		{"Opened \\\\.\\com1", Other},
+		{"", Other},
+		{"my driver says Breakpoint 0 hit in a DbgPrint", Other},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.line); got != tt.want {
+			t.Errorf("Classify(%q) = %s, want %s", tt.line, got, tt.want)
+		}
+	}
+}
+
+func TestIsPrompt(t *testing.T) {
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{"kd> ", true},
+		{"0: kd> ", true},
+		{"12: kd> ", true},
+		{"1: kd>", true},
+		{"0: kd:x86> ", true},
+		{"lkd> ", true},
+		{"KD>", true},
+		{"KDx86> ", true},
+		{"0: kd> \r", true},
+		{"0: kd", false},
+		{"0: kd> g", false},
+		{"0:000> ", false}, // cdb, not kd
+		{"Breakpoint 0 hit", false},
+		{"", false},
+		{"some very long line of text that ends in kd> ", false},
+	}
+	for _, tt := range tests {
+		if got := IsPrompt(tt.s); got != tt.want {
+			t.Errorf("IsPrompt(%q) = %v, want %v", tt.s, got, tt.want)
+		}
+	}
+}
+
+func TestStripPrompt(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"0: kd> Breakpoint 0 hit", "Breakpoint 0 hit"},
+		{"kd> KDLAUNCH_DONE_ab_1", "KDLAUNCH_DONE_ab_1"},
+		{"Breakpoint 0 hit", "Breakpoint 0 hit"},
+		{"fffff801`1e2a3b40 4c8bdc mov r11,rsp", "fffff801`1e2a3b40 4c8bdc mov r11,rsp"},
+		{"a > b", "a > b"},
+	}
+	for _, tt := range tests {
+		if got := StripPrompt(tt.in); got != tt.want {
+			t.Errorf("StripPrompt(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestBreakpointID(t *testing.T) {
+	for in, want := range map[string]int{"Breakpoint 0 hit": 0, "Breakpoint 31 hit": 31, "0: kd> Breakpoint 2 hit": -1, "nope": -1} {
+		if got := BreakpointID(in); got != want {
+			t.Errorf("BreakpointID(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestMarkers(t *testing.T) {
+	m := Marker("ab12", 3)
+	if !IsMarker(m, m) || !IsMarker("0: kd> "+m, m) || !IsMarker(m+"\r", m) {
+		t.Errorf("marker %q not recognised", m)
+	}
+	if IsMarker(MarkerCommand("ab12", 3), m) || IsMarker("0: kd> "+MarkerCommand("ab12", 3), m) {
+		t.Errorf("the echoed .echo command must not count as its marker")
+	}
+	if IsMarker(Marker("ab12", 4), m) || IsMarker(Marker("ff00", 3), m) {
+		t.Errorf("another command's or run's marker must not count")
+	}
+}
+
+func TestResumes(t *testing.T) {
+	for cmd, want := range map[string]bool{"g": true, " G ": true, "gh": true, "p": true, "t": true, ".reboot": true,
+		"bp nt!MmAllocateSpecialPool \";kb;g\"": false, "bc *": false, "kb": false, "gflags": false, "": false, ".echo g": false} {
+		if got := Resumes(cmd); got != want {
+			t.Errorf("Resumes(%q) = %v, want %v", cmd, got, want)
+		}
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	tests := []struct {
+		cmd string
+		ok  bool
+	}{
+		{`bp nt!MmAllocateSpecialPool ";kb;g"`, true},
+		{"bl", true},
+		{"", false},
+		{"   ", false},
+		{"bl\ng", false},
+		{"bl\rg", false},
+		{"\x02", false},
+		{"\x03", false},
+		{".echo " + MarkerPrefix + "x", false},
+	}
+	for _, tt := range tests {
+		if err := ValidateCommand(tt.cmd); (err == nil) != tt.ok {
+			t.Errorf("ValidateCommand(%q) = %v, want ok=%v", tt.cmd, err, tt.ok)
+		}
+	}
+}
+
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"Breakpoint 0 hit", "0: kd> ", "Waiting to reconnect...", "Kernel Debugger connection established.", "\x00\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k := Classify(s)
+		if k == BreakpointHit && BreakpointID(StripPrompt(s)) < 0 && BreakpointID(s) < 0 {
+			// The ID lookup is stricter about leading text; the class must
+			// still come from a "Breakpoint N hit" line.
+			if !reHit.MatchString(StripPrompt(trimLeft(s))) {
+				t.Fatalf("%q classified as a hit", s)
+			}
+		}
+		_ = IsPrompt(s)
+		_ = StripPrompt(s)
+	})
+}
+
+func trimLeft(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
+}
