@@ -165,7 +165,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("config %s: line %d: %s", path, pe.Position.Line, firstLine(pe.Message))
+			return nil, fmt.Errorf("config %s: line %d: %s", path, errorLine(b, pe), firstLine(pe.Message))
 		}
 		return nil, fmt.Errorf("config %s: %s", path, firstLine(err.Error()))
 	}
@@ -178,6 +178,15 @@ func Load(path string) (*Config, error) {
 	}
 	c.Path = path
 	return c, nil
+}
+
+// errorLine is the line the error is on. The parser counts a newline it
+// stumbled on as the start of the next line; the byte offset does not.
+func errorLine(b []byte, pe toml.ParseError) int {
+	if st := pe.Position.Start; st > 0 && st <= len(b) {
+		return 1 + strings.Count(string(b[:st]), "\n")
+	}
+	return pe.Position.Line
 }
 
 func firstLine(s string) string {
