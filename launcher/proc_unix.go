@@ -28,8 +28,8 @@ type ptyProc struct {
 	status   ExitStatus
 }
 
-// Start runs kd on a new pty, in its own session, with echo off so that what
-// kd prints is exactly what it would print over pipes on Windows.
+// Start runs kd on a new pty, in its own session, set up so that what kd
+// prints is exactly what it would print over pipes on Windows.
 func Start(spec Spec, log hclog.Logger) (Proc, error) {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -38,8 +38,8 @@ func Start(spec Spec, log hclog.Logger) (Proc, error) {
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 50, Cols: 250}); err != nil {
 		log.Debug("pty size not set", "error", err)
 	}
-	if err := disableEcho(tty); err != nil {
-		log.Debug("pty echo left on", "error", err)
+	if err := setTermios(tty); err != nil {
+		return nil, fmt.Errorf("set up pty for %s: %w", spec.Path, err)
 	}
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Env = spec.Env
@@ -56,12 +56,16 @@ func Start(spec Spec, log hclog.Logger) (Proc, error) {
 	return &ptyProc{cmd: cmd, ptmx: ptmx, log: log}, nil
 }
 
-func disableEcho(tty *os.File) error {
+// setTermios turns echo off (kd over Windows pipes does not echo either),
+// and sets NOFLSH: without it the interrupt character that breaks in also
+// flushes the pty's queues, dropping kd output not yet read (a lost hit).
+func setTermios(tty *os.File) error {
 	t, err := unix.IoctlGetTermios(int(tty.Fd()), ioctlGetTermios)
 	if err != nil {
 		return err
 	}
 	t.Lflag &^= unix.ECHO | unix.ECHONL
+	t.Lflag |= unix.NOFLSH | unix.ISIG
 	return unix.IoctlSetTermios(int(tty.Fd()), ioctlSetTermios, t)
 }
 
