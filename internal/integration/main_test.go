@@ -254,3 +254,12 @@ func execCmd(args ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), "FAKEKD_CONNECT_DELAY=100ms")
 	return cmd
 }
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "lab.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
