@@ -16,7 +16,9 @@ import (
 type CLI struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
-	Run RunCmd `cmd:"" help:"Start kd, wait for the target, break in, arm the breakpoint, supervise, and stop leaving the target running."`
+	Run         RunCmd         `cmd:"" help:"Start kd, wait for the target, break in, arm the breakpoint, supervise, and stop leaving the target running."`
+	Tag         TagCmd         `cmd:"" help:"Encode a pool tag as the PoolTag registry value (and back), with ready-to-run lines."`
+	TargetSetup TargetSetupCmd `cmd:"" name:"target-setup" help:"Print the target-side script (bcdedit, PoolTag) that matches a host configuration."`
 }
 
 // ExitError carries a specific exit code.
