@@ -149,6 +149,7 @@ type Session struct {
 	settleTimer *time.Timer
 	stopTimer   *time.Timer
 	hitBreak    bool // the current halt is a PoolHitTag hit
+	halting     bool // kd reported a break exception: a prompt is on its way
 	lost        bool // kd reported the transport lost
 	seq         int
 	waitedSince time.Time
@@ -220,7 +221,10 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 			}
 		case <-timerC(s.breakTimer):
 			s.breakTimer = nil
-			if r, done := s.breakUnanswered(); done {
+			if s.st == Running || s.st == Connected {
+				s.halting = false // the halt it announced never came
+				s.sendBreak()
+			} else if r, done := s.breakUnanswered(); done {
 				return r
 			}
 		case <-timerC(s.stopTimer):
@@ -323,9 +327,15 @@ func (s *Session) line(l Line) {
 	case script.BreakpointHit:
 		s.hit()
 	case script.BreakException:
-		if !s.breakAsked && s.Plan.HitOnBreak && s.armed && s.phase == phaseSupervising {
-			s.hitBreak = true
-			s.hit()
+		if !s.breakAsked {
+			// The target stopped by itself (a PoolHitTag hit, a hard-coded
+			// breakpoint): a prompt follows, and a break now would reach a
+			// halted target.
+			s.halting = true
+			if s.Plan.HitOnBreak && s.armed && s.phase == phaseSupervising {
+				s.hitBreak = true
+				s.hit()
+			}
 		}
 	case script.TransportLost:
 		s.lost = true
@@ -423,6 +433,12 @@ func (s *Session) startDisarm() {
 			s.dispatch()
 		}
 	case Running, Connected:
+		if s.halting {
+			// The prompt is coming by itself; break only if it does not.
+			stopTimerSafe(s.breakTimer)
+			s.breakTimer = time.NewTimer(s.Timing.BreakTimeout)
+			return
+		}
 		s.sendBreak()
 	}
 }
@@ -478,6 +494,7 @@ func (s *Session) breakUnanswered() (Result, bool) {
 func (s *Session) prompt(n int) {
 	s.move(InPrompt)
 	s.breakAsked = false
+	s.halting = false
 	s.breakTries = 0
 	stopTimerSafe(s.breakTimer)
 	s.breakTimer = nil

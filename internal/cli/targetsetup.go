@@ -1,0 +1,218 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/targetsetup"
+)
+
+// TargetSetupCmd is `kdlaunch target-setup`: the script that prepares the
+// target to match the host's configuration.
+type TargetSetupCmd struct {
+	Config      string `help:"Lab file that run uses (TOML); the script matches its [target] section. Flags override it." placeholder:"FILE"`
+	Port        string `help:"Serial port of the target connection, e.g. com1 (with --baud), as for run." placeholder:"COMn"`
+	Baud        int    `help:"Baud rate for --port (default 19200, as for run)." placeholder:"N"`
+	Connect     string `help:"kd -k connection string, as for run: com:port=com1,baud=115200, net:port=N,key=K, usb:targetname=T or com:pipe,port=\\\\.\\pipe\\NAME." placeholder:"STRING"`
+	HostIP      string `name:"host-ip" help:"IPv4 address of this host, which a KDNET (net:) target connects to." placeholder:"IP"`
+	Tag         string `help:"Pool tag to put in special pool (PoolTag); with --strategy pool-hit-tag nothing is set on the target." placeholder:"TAG"`
+	Strategy    string `help:"special-pool (default: PoolTag in the registry, one reboot) or pool-hit-tag (kd sets nt!PoolHitTag; nothing for the tag on the target)." placeholder:"NAME"`
+	Format      string `help:"Script language: cmd or powershell." enum:"cmd,powershell" default:"cmd"`
+	Legacy      bool   `help:"Give the boot.ini entry (/debug /debugport=COMn /baudrate=RATE) for Windows NT 4.0 to Server 2003 instead of bcdedit."`
+	Underruns   bool   `help:"Set PoolTagOverruns to 0 (catch underruns) instead of 1 (overruns, Windows' default)."`
+	Output      string `short:"o" help:"Write the script to FILE (CRLF line ends; mode 0600 when it holds the KDNET key) instead of printing it." placeholder:"FILE"`
+	WriteConfig string `name:"write-config" help:"Also write these settings as a config file that run reads (the [target] section); an existing file is never overwritten." placeholder:"FILE"`
+}
+
+// Run prints or writes the target-side script.
+func (c *TargetSetupCmd) Run(s streams) error {
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	opts := targetsetup.Options{
+		Connection: cfg.Target.Connection,
+		Key:        cfg.Target.Key,
+		HostIP:     cfg.Target.HostIP,
+		Tag:        cfg.Target.Tag,
+		Strategy:   cfg.Target.Strategy,
+		Legacy:     c.Legacy,
+		Underruns:  c.Underruns,
+	}
+	text, err := opts.Script(c.Format)
+	if err != nil {
+		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+	holdsKey := opts.HoldsKey()
+
+	if c.WriteConfig != "" {
+		if err := writeTargetConfig(c.WriteConfig, cfg); err != nil {
+			return err
+		}
+		fmt.Fprintf(s.Err, "kdlaunch: wrote %s: kdlaunch run --config %s uses the same settings\n", c.WriteConfig, c.WriteConfig)
+		if strings.HasPrefix(strings.ToLower(cfg.Target.Connection), "net:") && cfg.NetKey() == "" {
+			fmt.Fprintf(s.Err, "kdlaunch: note: %s has no KDNET key yet: add the key bcdedit prints on the target as key = \"...\" under [target]\n", c.WriteConfig)
+		}
+	}
+
+	if c.Output == "" {
+		if holdsKey {
+			fmt.Fprintln(s.Err, "kdlaunch: warning: the script below holds the KDNET key: keep it private")
+		}
+		_, err := fmt.Fprint(s.Out, text)
+		return err
+	}
+	perm := fs.FileMode(0o644)
+	if holdsKey {
+		perm = 0o600
+	}
+	if err := writeFileReplacing(c.Output, []byte(targetsetup.CRLF(text)), perm); err != nil {
+		return fmt.Errorf("-o: %w", err)
+	}
+	if holdsKey {
+		fmt.Fprintf(s.Err, "kdlaunch: wrote %s (mode 0600: it holds the KDNET key; delete it once the target is set up)\n", c.Output)
+	} else {
+		fmt.Fprintf(s.Err, "kdlaunch: wrote %s\n", c.Output)
+	}
+	return nil
+}
+
+// load builds the configuration as run does: defaults, then the file, then
+// flags (the same --connect/--port/--baud rules), so that the script matches
+// what run will use.
+func (c *TargetSetupCmd) load() (*config.Config, error) {
+	cfg := config.Default()
+	if c.Config != "" {
+		var err error
+		if cfg, err = config.Load(c.Config); err != nil {
+			return nil, err
+		}
+	}
+	if c.HostIP != "" {
+		cfg.Target.HostIP = c.HostIP
+	}
+	if c.Tag != "" {
+		cfg.Target.Tag = c.Tag
+	}
+	if c.Strategy != "" {
+		cfg.Target.Strategy = c.Strategy
+	}
+	switch {
+	case c.Connect != "":
+		if c.Port != "" || c.Baud != 0 {
+			return nil, fmt.Errorf("%w: give either --connect or --port/--baud, not both", config.ErrInvalid)
+		}
+		cfg.Target.Connection = c.Connect
+	case c.Port != "" || c.Baud != 0:
+		port, baud := c.Port, c.Baud
+		if port == "" {
+			port = "com1"
+		}
+		if baud == 0 {
+			baud = 19200
+		}
+		cfg.Target.Connection = fmt.Sprintf("com:port=%s,baud=%d", port, baud)
+	}
+	return cfg, nil
+}
+
+// targetTOML is the [target] section --write-config writes.
+type targetTOML struct {
+	Connection string `toml:"connection"`
+	Key        string `toml:"key,omitempty"`
+	HostIP     string `toml:"host_ip,omitempty"`
+	Tag        string `toml:"tag,omitempty"`
+	Strategy   string `toml:"strategy,omitempty"`
+}
+
+// writeTargetConfig writes cfg's [target] section as a config file run can
+// read. It refuses to overwrite an existing file, and the file is 0600 when
+// it holds the KDNET key.
+func writeTargetConfig(path string, cfg *config.Config) error {
+	var b bytes.Buffer
+	b.WriteString("# kdlaunch lab configuration, written by kdlaunch target-setup.\n")
+	b.WriteString("# kdlaunch run --config FILE and kdlaunch target-setup --config FILE both read it,\n")
+	b.WriteString("# so host and target agree. Other sections: see config.example.toml.\n\n")
+	doc := struct {
+		Target targetTOML `toml:"target"`
+	}{targetTOML{
+		Connection: cfg.Target.Connection,
+		Key:        cfg.Target.Key,
+		HostIP:     cfg.Target.HostIP,
+		Tag:        cfg.Target.Tag,
+		Strategy:   cfg.Target.Strategy,
+	}}
+	enc := toml.NewEncoder(&b)
+	enc.Indent = ""
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("--write-config: %w", err)
+	}
+	perm := fs.FileMode(0o644)
+	if cfg.NetKey() != "" {
+		perm = 0o600
+	}
+	if err := writeFileNew(path, b.Bytes(), perm); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("--write-config %s: the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first", path)
+		}
+		return fmt.Errorf("--write-config: %w", err)
+	}
+	return nil
+}
+
+// writeFileReplacing writes data to path through a temporary file in the same
+// directory and a rename: an existing file is replaced only once the new one
+// is complete, and never truncated on failure. The file gets mode perm.
+func writeFileReplacing(path string, data []byte, perm fs.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = tmp.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = tmp.Write(data); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// writeFileNew creates path with data and mode perm, failing with an error
+// that wraps fs.ErrExist if it exists; a partly written file is removed.
+func writeFileNew(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
