@@ -28,8 +28,8 @@ type Output struct {
 	Prompt  string // non-empty: kd printed this prompt and waits for input
 	Prompts int    // how many prompts kd printed since the last Output (>= 1 with Prompt)
 	EOF     bool
-	Tail   []string // with EOF: kd's last lines, for the exit diagnosis
-	At     time.Time
+	Tail    []string // with EOF: kd's last lines, for the exit diagnosis
+	At      time.Time
 }
 
 // Sinks are where kd's output goes besides the session.

@@ -33,15 +33,15 @@ type Input int
 
 // Inputs to the state machine.
 const (
-	InWaiting    Input = iota // kd printed that it waits for the target
-	InConnected               // kd printed that the target connected
-	InShutdown                // the target is rebooting: breakpoints are gone
-	InPrompt                  // kd printed a prompt
-	InBreakSent               // kdlaunch is about to break in
-	InResumeSent              // kdlaunch is about to send g (or another resume)
-	InCommandSent             // kdlaunch is about to send an ordinary command
-	InLeaveSent               // kdlaunch is about to send CTRL+B ENTER
-	InExit                    // kd's output ended
+	InWaiting     Input = iota // kd printed that it waits for the target
+	InConnected                // kd printed that the target connected
+	InShutdown                 // the target is rebooting: breakpoints are gone
+	InPrompt                   // kd printed a prompt
+	InBreakSent                // kdlaunch is about to break in
+	InResumeSent               // kdlaunch is about to send g (or another resume)
+	InCommandSent              // kdlaunch is about to send an ordinary command
+	InLeaveSent                // kdlaunch is about to send CTRL+B ENTER
+	InExit                     // kd's output ended
 )
 
 var inputNames = [...]string{"waiting", "connected", "shutdown", "prompt", "break sent", "resume sent", "command sent", "leave sent", "exit"}

@@ -1,0 +1,193 @@
+//go:build windows
+
+package launcher
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/windows"
+)
+
+// Break-in on Windows, and kdlaunch's own console signals.
+//
+// Every break-in attempt walks a fallback chain, logging each step, and
+// returns the error of the last step it tried. As always, a nil error does
+// not prove the break landed (GenerateConsoleCtrlEvent "succeeds" for a pid
+// that is not a group and then does nothing): only kd's prompt proves it.
+//
+//  1. GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, kd's pid). kd was started
+//     with CREATE_NEW_PROCESS_GROUP, so its pid is its group id, and it
+//     shares kdlaunch's console, so only kd (and anything it started)
+//     receives the event. This is what works on Windows (kd-facts §2.2;
+//     kd-mcp, mcp-windbg), and a retry sends it again. Only if the call
+//     fails does the chain go on.
+//  2. GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0): every process on the
+//     console, kdlaunch included (CTRL_C cannot be aimed at a group: it
+//     "succeeds" and goes nowhere). Before sending, kdlaunch opens a
+//     suppression window (SuppressedInterrupt) and makes sure the Go runtime
+//     handles the event rather than the default handler, which would end
+//     kdlaunch. Windows starts a new process group with CTRL+C disabled, so
+//     this reaches kd only if kd re-enabled it.
+//  3. A 0x03 byte (what CTRL+C types) written to kd's input, whether or not
+//     step 2's call failed: once step 1 has failed nothing says a console
+//     event can reach kd.
+//
+// Step 2 is deliberately not used while step 1 works: a CTRL+C to the whole
+// console also reaches everything else on it (a `| tee` in the same
+// pipeline, the cmd.exe running a batch file, which then asks "Terminate
+// batch job (Y/N)?"), and it cannot reach a kd in its own process group.
+//
+// What Wine 8.0 does (checked with a probe program): with no console at all
+// (wine started without a terminal) both events fail with "Invalid access";
+// with a console, CTRL_BREAK_EVENT to a pid fails with "Invalid handle", and
+// CTRL_C_EVENT to group 0 is delivered to the caller's own process group
+// only, never to a CREATE_NEW_PROCESS_GROUP child, even one that re-enabled
+// CTRL+C. So under Wine every break-in runs steps 1, 2 and 3, step 2 reaches
+// only kdlaunch (and proves the suppression), and step 3 reaches the fake.
+//
+// kdlaunch's own Ctrl+C and close handling: the Go runtime installs a console
+// control handler that turns CTRL_C_EVENT and CTRL_BREAK_EVENT into
+// os.Interrupt (syscall.SIGINT) and CTRL_CLOSE_EVENT, CTRL_LOGOFF_EVENT and
+// CTRL_SHUTDOWN_EVENT into syscall.SIGTERM (runtime/os_windows.go ctrlHandler),
+// so signal.Notify(ch, os.Interrupt, syscall.SIGTERM) covers all of them. An
+// event nobody Notify's for gets the default handler, which exits the process.
+// For SIGTERM the runtime's handler blocks so the program can clean up, but
+// Windows ends the process anyway a few seconds later (about 5 s for a closed
+// console window); kd, on the same console, gets CTRL_CLOSE_EVENT too, and
+// whatever is left dies with the Job Object. A user's Ctrl+C reaches kdlaunch
+// only (kd's group has CTRL+C disabled); a user's Ctrl+Break reaches every
+// process on the console, kd included, which then breaks into the target.
+
+// breakChain is the per-kd state of the chain.
+type breakChain struct {
+	log   hclog.Logger
+	pid   int
+	stdin io.Writer
+}
+
+// interrupt runs the steps of the chain for one attempt.
+func (c *breakChain) interrupt(attempt int) error {
+	n := attempt + 1
+	err := windows.GenerateConsoleCtrlEvent(windows.CTRL_BREAK_EVENT, uint32(c.pid))
+	if err == nil {
+		c.log.Info("break-in: CTRL+BREAK sent to kd's process group", "attempt", n, "pid", c.pid)
+		return nil
+	}
+	c.log.Warn("break-in: CTRL+BREAK to kd's process group failed; falling back to CTRL+C to the console, then 0x03 on kd's input",
+		"attempt", n, "pid", c.pid, "error", err)
+
+	beginSelfInterrupt()
+	if err := windows.GenerateConsoleCtrlEvent(windows.CTRL_C_EVENT, 0); err != nil {
+		cancelSelfInterrupt()
+		c.log.Warn("break-in: CTRL+C to the console failed", "attempt", n, "pid", c.pid, "error", err)
+	} else {
+		c.log.Info("break-in: CTRL+C sent to every process on the console (kdlaunch ignores its own)",
+			"attempt", n, "pid", c.pid)
+	}
+
+	if _, err := c.stdin.Write([]byte{0x03}); err != nil {
+		c.log.Warn("break-in: writing 0x03 to kd's input failed", "attempt", n, "pid", c.pid, "error", err)
+		return fmt.Errorf("break-in: write 0x03 to kd: %w", err)
+	}
+	c.log.Info("break-in: 0x03 written to kd's input", "attempt", n, "pid", c.pid)
+	return nil
+}
+
+const (
+	// suppressMax bounds the suppression window when the event never
+	// arrives (it normally arrives within milliseconds).
+	suppressMax = 3 * time.Second
+	// suppressGrace keeps the window open a little after kdlaunch has seen
+	// its own event, so every signal.Notify channel has been served.
+	suppressGrace = 300 * time.Millisecond
+)
+
+// selfInt tracks the CTRL+C events kdlaunch sent to its own console.
+var selfInt struct {
+	mu      sync.Mutex
+	ch      chan os.Signal // private signal.Notify channel, nil when idle
+	pending int            // events sent and not yet seen
+	until   time.Time      // SuppressedInterrupt is true before this
+	timer   *time.Timer    // ends the window and stops ch
+}
+
+// SuppressedInterrupt reports whether an os.Interrupt that kdlaunch just
+// received is one it caused itself (break-in step 2) and should ignore. It is
+// true from just before the CTRL+C is sent until shortly after it has been
+// delivered (at most a few seconds). A real Ctrl+C typed inside that window is
+// ignored too; pressing it again works.
+func SuppressedInterrupt() bool {
+	selfInt.mu.Lock()
+	defer selfInt.mu.Unlock()
+	return time.Now().Before(selfInt.until)
+}
+
+func beginSelfInterrupt() {
+	selfInt.mu.Lock()
+	defer selfInt.mu.Unlock()
+	if selfInt.ch == nil {
+		// With a channel registered the runtime's console handler reports
+		// the event as handled; without one, CTRL+C would end kdlaunch.
+		ch := make(chan os.Signal, 8)
+		signal.Notify(ch, os.Interrupt)
+		selfInt.ch = ch
+		go watchSelfInterrupt(ch)
+	}
+	selfInt.pending++
+	selfInt.until = time.Now().Add(suppressMax)
+	if selfInt.timer != nil {
+		selfInt.timer.Stop()
+	}
+	selfInt.timer = time.AfterFunc(suppressMax+suppressGrace, endSelfInterrupt)
+}
+
+func cancelSelfInterrupt() {
+	selfInt.mu.Lock()
+	if selfInt.pending > 0 {
+		selfInt.pending--
+	}
+	if selfInt.pending == 0 {
+		selfInt.until = time.Now()
+	}
+	selfInt.mu.Unlock()
+	endSelfInterrupt()
+}
+
+func watchSelfInterrupt(ch chan os.Signal) {
+	for range ch {
+		selfInt.mu.Lock()
+		if selfInt.pending > 0 {
+			selfInt.pending--
+			if selfInt.pending == 0 {
+				if end := time.Now().Add(suppressGrace); end.Before(selfInt.until) {
+					selfInt.until = end
+				}
+				if selfInt.timer != nil {
+					selfInt.timer.Stop()
+				}
+				selfInt.timer = time.AfterFunc(suppressGrace+50*time.Millisecond, endSelfInterrupt)
+			}
+		}
+		selfInt.mu.Unlock()
+	}
+}
+
+// endSelfInterrupt unregisters the private channel once the window is over,
+// giving CTRL+C back to whoever else handles it (or to the default handler).
+func endSelfInterrupt() {
+	selfInt.mu.Lock()
+	defer selfInt.mu.Unlock()
+	if selfInt.ch == nil || time.Now().Before(selfInt.until) {
+		return
+	}
+	signal.Stop(selfInt.ch)
+	close(selfInt.ch)
+	selfInt.ch = nil
+	selfInt.pending = 0
+}

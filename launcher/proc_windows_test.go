@@ -1,0 +1,475 @@
+//go:build windows
+
+package launcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"golang.org/x/sys/windows"
+
+	"github.com/kdlaunch/kdlaunch/internal/wintest"
+)
+
+// These tests drive fakekd.exe through Start: the Windows process layer on
+// its own, without kdlaunch's session logic. scripts/test-windows.sh runs
+// them under Wine; on Windows, `go test ./launcher/` runs them too (it builds
+// fakekd.exe when KDLAUNCH_WINTEST_FAKEKD is unset).
+
+func setupWindows(t *testing.T) string {
+	t.Helper()
+	note, err := wintest.EnsureConsole()
+	if err != nil {
+		t.Logf("console: %v (console control events will fail; the chain falls back to 0x03)", err)
+	} else {
+		t.Logf("platform: %s; %s", wintest.Platform(), note)
+	}
+	fake, err := wintest.Binary("fakekd")
+	if err != nil {
+		t.Skipf("fakekd.exe: %v", err)
+	}
+	return fake
+}
+
+// fakeState is the part of fakekd's state file these tests look at.
+type fakeState struct {
+	Pid          int               `json:"pid"`
+	Argv         []string          `json:"argv"`
+	Env          map[string]string `json:"env"`
+	Incarnations int               `json:"incarnations"`
+	Connected    bool              `json:"connected"`
+	Target       string            `json:"target"`
+	Breakpoints  []struct {
+		Address string `json:"address"`
+		Command string `json:"command"`
+	} `json:"breakpoints"`
+	Hits                 int      `json:"hits"`
+	BreaksReceived       int      `json:"breaks_received"`
+	BreaksWhileHalted    int      `json:"breaks_while_halted"`
+	Commands             []string `json:"commands"`
+	CommandsWhileRunning []string `json:"commands_while_running"`
+	ExitReason           string   `json:"exit_reason"`
+}
+
+func readFakeState(t *testing.T, path string) fakeState {
+	t.Helper()
+	var s fakeState
+	var err error
+	// The fake replaces the file by rename; on Windows a reader can
+	// briefly collide with that, so retry a little.
+	for i := 0; i < 20; i++ {
+		var data []byte
+		if data, err = os.ReadFile(path); err == nil {
+			if err = json.Unmarshal(data, &s); err == nil {
+				return s
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("state file %s: %v", path, err)
+	return s
+}
+
+// watcher collects kd's output so tests can wait for text in it.
+type watcher struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	eof  bool
+	more chan struct{}
+}
+
+func watch(r io.Reader) *watcher {
+	w := &watcher{more: make(chan struct{}, 1)}
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := r.Read(b)
+			w.mu.Lock()
+			w.buf.Write(b[:n])
+			if err != nil {
+				w.eof = true
+			}
+			w.mu.Unlock()
+			select {
+			case w.more <- struct{}{}:
+			default:
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return w
+}
+
+func (w *watcher) text() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func (w *watcher) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Len()
+}
+
+// waitFor waits until re matches the output after offset `from` and returns
+// the offset just past the match.
+func (w *watcher) waitFor(t *testing.T, from int, re *regexp.Regexp, timeout time.Duration) int {
+	t.Helper()
+	end, ok := w.tryWait(from, re, timeout)
+	if !ok {
+		t.Fatalf("no %q in kd's output within %v; output after offset %d:\n%s", re, timeout, from, tail(w.text()[from:], 3000))
+	}
+	return end
+}
+
+func (w *watcher) tryWait(from int, re *regexp.Regexp, timeout time.Duration) (int, bool) {
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		s := w.buf.String()
+		eof := w.eof
+		w.mu.Unlock()
+		if loc := re.FindStringIndex(s[from:]); loc != nil {
+			return from + loc[1], true
+		}
+		if eof {
+			return from, false
+		}
+		select {
+		case <-w.more:
+		case <-deadline:
+			return from, false
+		}
+	}
+}
+
+func (w *watcher) waitEOF(timeout time.Duration) bool {
+	deadline := time.After(timeout)
+	for {
+		w.mu.Lock()
+		eof := w.eof
+		w.mu.Unlock()
+		if eof {
+			return true
+		}
+		select {
+		case <-w.more:
+		case <-deadline:
+			return false
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// syncBuffer is a log sink the test can read while the logger writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+	t  *testing.T
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.t.Log(strings.TrimRight(string(p), "\n"))
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger(t *testing.T) (hclog.Logger, *syncBuffer) {
+	sink := &syncBuffer{t: t}
+	return hclog.New(&hclog.LoggerOptions{Name: "launcher", Output: sink, Level: hclog.Debug}), sink
+}
+
+var (
+	reConnected = regexp.MustCompile(`Kernel Debugger connection established`)
+	rePrompt    = regexp.MustCompile(`\d*:?\s*kd> $`)
+	reBreakBox  = regexp.MustCompile(`Break instruction exception - code 80000003`)
+	reHit       = regexp.MustCompile(`Breakpoint 0 hit`)
+)
+
+// breakIn runs Interrupt attempts until kd shows a prompt after a break.
+func breakIn(t *testing.T, p Proc, w *watcher) int {
+	t.Helper()
+	from := w.len()
+	for attempt := 0; attempt < 4; attempt++ {
+		if err := p.Interrupt(attempt); err != nil {
+			t.Logf("Interrupt(%d): %v", attempt, err)
+		}
+		if end, ok := w.tryWait(from, reBreakBox, 3*time.Second); ok {
+			return w.waitFor(t, end, rePrompt, 5*time.Second)
+		}
+	}
+	t.Fatalf("kd did not break in after 4 attempts; output:\n%s", tail(w.text()[from:], 3000))
+	return 0
+}
+
+func send(t *testing.T, p Proc, line string) {
+	t.Helper()
+	if _, err := p.Write([]byte(line + p.Newline())); err != nil {
+		t.Fatalf("write %q: %v", line, err)
+	}
+}
+
+// waitExit waits for kd to exit, failing the test after timeout.
+func waitExit(t *testing.T, p Proc, timeout time.Duration) ExitStatus {
+	t.Helper()
+	ch := make(chan ExitStatus, 1)
+	go func() { ch <- p.Wait() }()
+	select {
+	case st := <-ch:
+		return st
+	case <-time.After(timeout):
+		_ = p.Kill()
+		t.Fatalf("kd (pid %d) still running after %v", p.Pid(), timeout)
+		return ExitStatus{}
+	}
+}
+
+// processGone reports whether pid has exited (or waits up to timeout for it).
+func processGone(pid int, timeout time.Duration) (bool, error) {
+	h, err := windows.OpenProcess(windows.SYNCHRONIZE|windows.PROCESS_QUERY_LIMITED_INFORMATION, false, uint32(pid))
+	if err != nil {
+		if err == windows.ERROR_INVALID_PARAMETER {
+			return true, nil // no such process any more
+		}
+		return false, fmt.Errorf("OpenProcess(%d): %w", pid, err)
+	}
+	defer windows.CloseHandle(h)
+	ev, err := windows.WaitForSingleObject(h, uint32(timeout/time.Millisecond))
+	if err != nil {
+		return false, err
+	}
+	return ev == windows.WAIT_OBJECT_0, nil
+}
+
+func fakeEnv(state string, extra ...string) []string {
+	env := append(os.Environ(),
+		"FAKEKD_STATE="+state,
+		"FAKEKD_CONNECT_DELAY=200ms",
+		"FAKEKD_HIT_INTERVAL=40ms",
+		"FAKEKD_CRLF=1",
+	)
+	return append(env, extra...)
+}
+
+// TestWindowsFakeKDSession walks one whole kd session through the process
+// layer: start, connection, break-in, the breakpoint script, hits, a second
+// break, the safe stop (bc *, g, CTRL+B ENTER) and kd's exit.
+func TestWindowsFakeKDSession(t *testing.T) {
+	fake := setupWindows(t)
+	dir := wintest.TempDir(t)
+	state := filepath.Join(dir, "state.json")
+	log, logs := testLogger(t)
+	symPath := `srv*C:\Sym Cache é*https://msdl.microsoft.com/download/symbols`
+	spec := Spec{
+		Path: fake,
+		Args: []string{"-k", "net:port=50000,key=1.2.3.4", "-y", `C:\sym dir\x "quoted"`, "-loga", filepath.Join(dir, "kd log.txt")},
+		Env:  fakeEnv(state, "_NT_SYMBOL_PATH="+symPath, "KDLAUNCH_EQ=a=b=c"),
+		Dir:  dir,
+	}
+	p, err := Start(spec, log)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	defer p.Close()
+	if p.Newline() != "\r\n" {
+		t.Errorf("Newline() = %q, want CRLF", p.Newline())
+	}
+	w := watch(p.Output())
+
+	at := w.waitFor(t, 0, reConnected, 15*time.Second)
+	t.Logf("connected after %d bytes of output", at)
+	breakIn(t, p, w)
+
+	send(t, p, `bp nt!MmAllocateSpecialPool ";kb;g"`)
+	w.waitFor(t, w.len(), rePrompt, 5*time.Second)
+	from := w.len()
+	send(t, p, "g")
+	for i := 0; i < 3; i++ {
+		from = w.waitFor(t, from, reHit, 10*time.Second)
+	}
+	breakIn(t, p, w)
+	send(t, p, "bc *")
+	w.waitFor(t, w.len(), rePrompt, 5*time.Second)
+	send(t, p, "g")
+	time.Sleep(300 * time.Millisecond)
+	if _, err := p.Write([]byte("\x02" + p.Newline())); err != nil {
+		t.Fatalf("write CTRL+B: %v", err)
+	}
+	st := waitExit(t, p, 10*time.Second)
+	if st.Err != nil || st.Code != 0 {
+		t.Errorf("kd exit: %v, want exit code 0", st)
+	}
+	if !w.waitEOF(5 * time.Second) {
+		t.Errorf("kd's output did not reach EOF after it exited")
+	}
+
+	s := readFakeState(t, state)
+	if s.ExitReason != "ctrl-b" || s.Target != "running" || len(s.Breakpoints) != 0 {
+		t.Errorf("state after safe stop: exit_reason=%q target=%q breakpoints=%v; want ctrl-b, running, none",
+			s.ExitReason, s.Target, s.Breakpoints)
+	}
+	if s.Hits < 3 {
+		t.Errorf("state: %d hits, want >= 3", s.Hits)
+	}
+	if len(s.CommandsWhileRunning) != 0 {
+		t.Errorf("commands typed while the target ran: %q", s.CommandsWhileRunning)
+	}
+	if got := s.Env["_NT_SYMBOL_PATH"]; got != symPath {
+		t.Errorf("kd saw _NT_SYMBOL_PATH=%q, want %q", got, symPath)
+	}
+	wantArgs := spec.Args
+	if len(s.Argv) < len(wantArgs)+1 || strings.Join(s.Argv[1:], "|") != strings.Join(wantArgs, "|") {
+		t.Errorf("kd's argv = %q, want [<exe> %q]", s.Argv, wantArgs)
+	}
+	if s.Pid != p.Pid() {
+		t.Errorf("state pid %d, Pid() %d", s.Pid, p.Pid())
+	}
+	for _, cmd := range []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "bc *"} {
+		found := false
+		for _, c := range s.Commands {
+			found = found || c == cmd
+		}
+		if !found {
+			t.Errorf("kd did not run %q (CRLF line ends?); commands: %q", cmd, s.Commands)
+		}
+	}
+
+	// Every break-in step is logged; which ones ran depends on the platform.
+	l := logs.String()
+	if wintest.WineVersion() != "" {
+		for _, want := range []string{"CTRL+BREAK to kd's process group failed", "0x03 written to kd's input"} {
+			if !strings.Contains(l, want) {
+				t.Errorf("log lacks %q (Wine's break-in path)", want)
+			}
+		}
+	} else if !strings.Contains(l, "CTRL+BREAK sent to kd's process group") {
+		t.Errorf("log lacks the CTRL+BREAK step")
+	}
+}
+
+// TestWindowsSelfInterruptSuppressed checks break-in step 2: the CTRL+C
+// kdlaunch sends to its own console reaches kdlaunch as os.Interrupt while
+// SuppressedInterrupt() is true, and does not end the process.
+func TestWindowsSelfInterruptSuppressed(t *testing.T) {
+	if _, err := wintest.EnsureConsole(); err != nil {
+		t.Skipf("no console: %v", err)
+	}
+	ch := make(chan os.Signal, 4)
+	signal.Notify(ch, os.Interrupt)
+	defer signal.Stop(ch)
+
+	beginSelfInterrupt()
+	if err := windows.GenerateConsoleCtrlEvent(windows.CTRL_C_EVENT, 0); err != nil {
+		cancelSelfInterrupt()
+		t.Skipf("CTRL+C to the console: %v", err)
+	}
+	select {
+	case <-ch:
+		if !SuppressedInterrupt() {
+			t.Errorf("SuppressedInterrupt() = false when kdlaunch's own CTRL+C arrived")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("CTRL+C to the console never arrived")
+	}
+	time.Sleep(suppressGrace + 200*time.Millisecond)
+	if SuppressedInterrupt() {
+		t.Errorf("SuppressedInterrupt() still true %v after the event", suppressGrace+200*time.Millisecond)
+	}
+}
+
+// TestWindowsCloseKillsJob: closing the Job Object (what happens when
+// kdlaunch dies) ends kd; Kill ends it with exit code 1.
+func TestWindowsCloseKillsJob(t *testing.T) {
+	fake := setupWindows(t)
+	log, _ := testLogger(t)
+	dir := wintest.TempDir(t)
+
+	p, err := Start(Spec{Path: fake, Args: []string{"-k", "com:pipe,port=\\\\.\\pipe\\kd_x,resets=0"}, Env: fakeEnv(filepath.Join(dir, "a.json"))}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := watch(p.Output())
+	w.waitFor(t, 0, reConnected, 15*time.Second)
+	pid := p.Pid()
+	if err := p.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if gone, err := processGone(pid, 5*time.Second); !gone {
+		t.Fatalf("kd (pid %d) survived closing its Job Object (%v)", pid, err)
+	}
+
+	p, err = Start(Spec{Path: fake, Env: fakeEnv(filepath.Join(dir, "b.json"))}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w = watch(p.Output())
+	w.waitFor(t, 0, regexp.MustCompile(`Waiting to reconnect|connection established`), 15*time.Second)
+	if err := p.Kill(); err != nil {
+		t.Fatalf("Kill: %v", err)
+	}
+	st := waitExit(t, p, 5*time.Second)
+	if st.Code != killExitCode || st.String() != "exit code 0x00000001" {
+		t.Errorf("after Kill: %+v (%s), want exit code 1", st, st)
+	}
+}
+
+// TestWindowsCrashExitCodeIsNTSTATUS: kd dying with an NTSTATUS shows it in
+// hex, and a relative program path is resolved before CreateProcess.
+func TestWindowsCrashExitCodeIsNTSTATUS(t *testing.T) {
+	fake := setupWindows(t)
+	log, _ := testLogger(t)
+	dir := wintest.TempDir(t)
+	state := filepath.Join(dir, "s.json")
+	t.Chdir(filepath.Dir(fake))
+
+	p, err := Start(Spec{
+		Path: `.\` + filepath.Base(fake),
+		Args: []string{"-k", "net:port=50000,key=1.2.3.4"},
+		Env:  fakeEnv(state, "FAKEKD_CRASH_AFTER_HITS=2", "FAKEKD_CRASH_CODE=0xC0000005"),
+	}, log)
+	if err != nil {
+		t.Fatalf("Start with a relative path: %v", err)
+	}
+	defer p.Close()
+	w := watch(p.Output())
+	w.waitFor(t, 0, reConnected, 15*time.Second)
+	breakIn(t, p, w)
+	send(t, p, `bp nt!MmAllocateSpecialPool ";kb;g"`)
+	w.waitFor(t, w.len(), rePrompt, 5*time.Second)
+	send(t, p, "g")
+	st := waitExit(t, p, 15*time.Second)
+	if uint32(st.Code) != 0xC0000005 || st.String() != "exit code 0xC0000005" {
+		t.Errorf("crash exit: %+v (%s), want exit code 0xC0000005", st, st)
+	}
+	if s := readFakeState(t, state); s.ExitReason != "crash" {
+		t.Errorf("state exit_reason = %q, want crash", s.ExitReason)
+	}
+}
