@@ -404,25 +404,45 @@ func TestWindowsSelfInterruptSuppressed(t *testing.T) {
 	}
 }
 
-// TestWindowsCloseKillsJob: closing the Job Object (what happens when
-// kdlaunch dies) ends kd; Kill ends it with exit code 1.
+// TestWindowsCloseKillsJob: closing the Job Object handle (what happens
+// when kdlaunch dies, however it dies) ends kd; Kill ends it with exit
+// code 1.
 func TestWindowsCloseKillsJob(t *testing.T) {
 	fake := setupWindows(t)
 	log, _ := testLogger(t)
 	dir := wintest.TempDir(t)
+	state := filepath.Join(dir, "a.json")
 
-	p, err := Start(Spec{Path: fake, Args: []string{"-k", "com:pipe,port=\\\\.\\pipe\\kd_x,resets=0"}, Env: fakeEnv(filepath.Join(dir, "a.json"))}, log)
+	p, err := Start(Spec{Path: fake, Args: []string{"-k", `com:pipe,port=\\.\pipe\kd_x,resets=0`}, Env: fakeEnv(state)}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := watch(p.Output())
 	w.waitFor(t, 0, reConnected, 15*time.Second)
 	pid := p.Pid()
-	if err := p.Close(); err != nil {
-		t.Errorf("Close: %v", err)
+	// Close only the job handle: kd's input stays open, so kd cannot be
+	// leaving on end-of-input; only the job can end it.
+	wp := p.(*winProc)
+	wp.mu.Lock()
+	if !wp.jobOpen {
+		wp.mu.Unlock()
+		t.Fatal("kd is not in a Job Object")
 	}
+	if err := windows.CloseHandle(wp.job); err != nil {
+		t.Errorf("close job handle: %v", err)
+	}
+	wp.jobOpen = false
+	wp.mu.Unlock()
 	if gone, err := processGone(pid, 5*time.Second); !gone {
 		t.Fatalf("kd (pid %d) survived closing its Job Object (%v)", pid, err)
+	}
+	if s := readFakeState(t, state); s.ExitReason != "" {
+		t.Errorf("kd left by itself (exit_reason %q); want it killed by the job", s.ExitReason)
+	}
+	st := waitExit(t, p, 5*time.Second)
+	t.Logf("kd killed by kill-on-close: %s", st)
+	if err := p.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 
 	p, err = Start(Spec{Path: fake, Env: fakeEnv(filepath.Join(dir, "b.json"))}, log)
@@ -435,7 +455,7 @@ func TestWindowsCloseKillsJob(t *testing.T) {
 	if err := p.Kill(); err != nil {
 		t.Fatalf("Kill: %v", err)
 	}
-	st := waitExit(t, p, 5*time.Second)
+	st = waitExit(t, p, 5*time.Second)
 	if st.Code != killExitCode || st.String() != "exit code 0x00000001" {
 		t.Errorf("after Kill: %+v (%s), want exit code 1", st, st)
 	}

@@ -153,6 +153,8 @@ type Session struct {
 	lost        bool // kd reported the transport lost
 	seq         int
 	waitedSince time.Time
+	waitNoted   time.Time // last "still waiting" note
+	selfHalts   int       // halts the target made by itself
 }
 
 type inflight struct {
@@ -274,7 +276,7 @@ func (s *Session) note(level hclog.Level, msg string) {
 	msg = s.Redact(msg)
 	s.Log.Log(level, msg)
 	s.Transcript.Event(msg)
-	if level >= hclog.Warn {
+	if level >= hclog.Warn && len(s.Stats.Warnings) < 100 {
 		s.Stats.Warnings = append(s.Stats.Warnings, msg)
 	}
 	if s.Console != nil {
@@ -526,8 +528,16 @@ func (s *Session) dispatch() {
 		case s.hitBreak:
 			s.hitBreak = false
 			s.queue = []Command{{Text: "kb"}, {Text: "g"}}
+		case s.phase == phaseArming && !s.armed:
+			// A prompt before any connection line: some kd builds and kd-like
+			// tools print none. A prompt proves the target is there.
+			s.note(hclog.Info, "kd is at a prompt: the target is connected and halted")
+			s.queue = s.armQueue()
 		case s.phase == phaseSupervising && s.Timing.ResumeOnHalt:
-			s.note(hclog.Warn, "the target halted on its own (an unexpected break or breakpoint): resuming it, since a halted server is frozen")
+			s.selfHalts++
+			if s.selfHalts == 1 || s.selfHalts%100 == 0 {
+				s.note(hclog.Warn, fmt.Sprintf("the target halted on its own (an unexpected break, or a breakpoint without g; %d so far): resuming it, since a halted server is frozen", s.selfHalts))
+			}
 			s.queue = []Command{{Text: "g"}}
 		default:
 			return
@@ -594,6 +604,12 @@ func (s *Session) tick(now time.Time) (Result, bool) {
 		_ = s.Proc.Kill()
 		s.drain()
 		return Result{Outcome: OutcomeFailed, Exit: s.Proc.Wait(), Err: fmt.Errorf("target did not connect within %s", s.Timing.ConnectTimeout)}, true
+	}
+	if (s.st == Waiting || s.st == Starting) && s.phase != phaseStopping && now.Sub(s.waitedSince) >= 30*time.Second && now.Sub(s.waitNoted) >= 30*time.Second {
+		// Without a status line (output to a file or pipe) this is the only
+		// sign of life while the target reboots.
+		s.waitNoted = now
+		s.note(hclog.Info, fmt.Sprintf("still waiting for the target after %s", shortDur(now.Sub(s.waitedSince))))
 	}
 	s.Console.Status(s.statusLine(now))
 	return Result{}, false

@@ -327,3 +327,24 @@ func waitArmed(k *miniKD) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A kd-like program that prints no connection line at all but halts at a
+// prompt: the prompt proves the target is there, and the session arms.
+func TestSessionPromptWithoutConnectionLine(t *testing.T) {
+	k := newMiniKD()
+	r, _ := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.mu.Lock()
+		k.connected = true
+		k.mu.Unlock()
+		k.print("0: kd> ")
+		waitArmed(k)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	lines, _, armed, running, _ := k.snapshot()
+	if armed || !running || !strings.HasPrefix(lines[0], "bp ") {
+		t.Errorf("typed %q, armed %v, running %v", lines, armed, running)
+	}
+}
