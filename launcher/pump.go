@@ -58,7 +58,8 @@ func Pump(r io.Reader, out chan<- Output, s Sinks) {
 	tail := newRing(tailLines)
 	buf := make([]byte, 64<<10)
 	var partial []byte
-	pub := 0 // bytes of partial already published as prompts (and shown)
+	pub := 0       // bytes of partial already published as prompts (and shown)
+	var con []byte // console text of one read, written at once
 
 	emitLine := func(o *Output, raw []byte) {
 		raw = bytes.TrimRight(raw, "\r")
@@ -71,7 +72,7 @@ func Pump(r io.Reader, out chan<- Output, s Sinks) {
 		o.Lines = append(o.Lines, Line{Text: text, Class: script.Classify(text), Prompts: n})
 		tail.add(text)
 		if s.Console != nil {
-			s.Console.Output(rest, true)
+			con = append(append(con, rest...), '\n')
 		}
 		s.Transcript.Output(text)
 		if debug {
@@ -81,8 +82,9 @@ func Pump(r io.Reader, out chan<- Output, s Sinks) {
 
 	for {
 		n, err := r.Read(buf)
-		o := Output{At: time.Now()}
 		data := buf[:n]
+		o := Output{At: time.Now(), Lines: make([]Line, 0, bytes.Count(data, []byte{'\n'}))}
+		con = con[:0]
 		for len(data) > 0 {
 			i := bytes.IndexByte(data, '\n')
 			if i < 0 {
@@ -103,6 +105,9 @@ func Pump(r io.Reader, out chan<- Output, s Sinks) {
 			emitLine(&o, partial)
 			partial, pub = partial[:0], 0
 		}
+		if len(con) > 0 {
+			s.Console.Output(string(con[:len(con)-1]), true)
+		}
 		if len(partial) > pub {
 			fresh := string(partial[pub:])
 			if k := script.Prompts(fresh); k > 0 {
@@ -118,7 +123,11 @@ func Pump(r io.Reader, out chan<- Output, s Sinks) {
 		}
 		if err != nil {
 			if len(partial) > pub {
+				con = con[:0]
 				emitLine(&o, partial)
+				if len(con) > 0 {
+					s.Console.Output(string(con[:len(con)-1]), true)
+				}
 			}
 			o.EOF = true
 			o.Tail = tail.lines()

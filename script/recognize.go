@@ -80,9 +80,17 @@ func SplitPrompts(s string) (n int, rest string) {
 // a command is echoed into the log) are ignored.
 func Classify(line string) Kind {
 	s := strings.TrimRight(strings.TrimLeft(StripPrompt(line), " \t"), "\r")
-	switch {
-	case s == "":
+	if s == "" {
 		return Other
+	}
+	// Most lines in a flood of hits are stack frames: only lines that start
+	// like one of kd's announcements go on to the patterns.
+	switch s[0] {
+	case 'W', 'w', 'K', 'C', 'B', '*', 'S', 'T':
+	default:
+		return Other
+	}
+	switch {
 	case reHit.MatchString(s):
 		return BreakpointHit
 	case reEstablished.MatchString(s):

@@ -19,6 +19,11 @@ type Writer struct {
 	w   *bufio.Writer
 	now func() time.Time
 	err error
+
+	// The timestamp is formatted once per millisecond, not once per line:
+	// kd can print thousands of lines in one.
+	stampMs int64
+	stamp   string
 }
 
 // Open appends to path, creating it (mode 0600: a transcript can hold
@@ -49,8 +54,16 @@ func (t *Writer) write(dir byte, s string) {
 	if t.err != nil {
 		return
 	}
-	ts := t.now().UTC().Format("2006-01-02T15:04:05.000Z")
-	_, t.err = fmt.Fprintf(t.w, "%s %c %s\n", ts, dir, s)
+	now := t.now()
+	if ms := now.UnixMilli(); ms != t.stampMs || t.stamp == "" {
+		t.stampMs, t.stamp = ms, now.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	t.w.WriteString(t.stamp)
+	t.w.WriteByte(' ')
+	t.w.WriteByte(dir)
+	t.w.WriteByte(' ')
+	t.w.WriteString(s)
+	_, t.err = t.w.WriteString("\n")
 }
 
 // Flush pushes buffered lines to the file; the pump calls it when kd goes
