@@ -1,0 +1,186 @@
+package fakekd
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// splitCommands splits a command list at semicolons that are outside double
+// quotes (kd-facts 2.3: ".echo ... is ended if the debugger encounters a
+// semicolon (unless the semicolon occurs within a quoted string)"). Inside
+// quotes, \" does not close the string. Pieces are trimmed; empty pieces are
+// kept so callers can see them (";kb;g" starts with a harmless empty one,
+// kd-facts 2.4).
+func splitCommands(s string) []string {
+	var out []string
+	start, inQuote := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && inQuote && i+1 < len(s):
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case c == ';' && !inQuote:
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+// splitWord returns the command word (lower-cased, as kd commands are
+// case-insensitive) and the trimmed rest. Words end at a space; bp/bu/k*
+// glue their options ("bp5", "kb100") and are split by their parsers.
+func splitWord(s string) (string, string) {
+	s = strings.TrimSpace(s)
+	w, rest, _ := strings.Cut(s, " ")
+	return strings.ToLower(w), strings.TrimSpace(rest)
+}
+
+// bpArgs is a parsed bp/bu command (kd-facts 2.4):
+// bp[ID] [/1] [Options] Address [Passes] ["CommandString"].
+type bpArgs struct {
+	id      int // -1: lowest free
+	oneShot bool
+	address string
+	command string
+	hasCmd  bool
+}
+
+var errBpSyntax = errors.New("bp syntax")
+
+func parseBp(word, rest string) (bpArgs, error) {
+	a := bpArgs{id: -1}
+	if idText := word[2:]; idText != "" {
+		n, err := strconv.Atoi(idText)
+		if err != nil || n < 0 {
+			return a, errBpSyntax
+		}
+		a.id = n
+	}
+	s := strings.TrimSpace(rest)
+	for strings.HasPrefix(s, "/") {
+		opt, tail, _ := strings.Cut(s, " ")
+		tail = strings.TrimSpace(tail)
+		switch opt {
+		case "/1":
+		case "/p", "/t", "/c", "/C", "/w":
+			// Options with a value: skip it (quoted for /w).
+			if strings.HasPrefix(tail, "\"") {
+				_, after, ok := cutQuoted(tail)
+				if !ok {
+					return a, errBpSyntax
+				}
+				tail = after
+			} else {
+				_, tail, _ = strings.Cut(tail, " ")
+			}
+		default:
+			return a, errBpSyntax
+		}
+		a.oneShot = a.oneShot || opt == "/1"
+		s = strings.TrimSpace(tail)
+	}
+	if q := strings.IndexByte(s, '"'); q >= 0 {
+		cmd, after, ok := cutQuoted(s[q:])
+		if !ok || strings.TrimSpace(after) != "" {
+			return a, errBpSyntax
+		}
+		a.command, a.hasCmd = cmd, true
+		s = s[:q]
+	}
+	fields := strings.Fields(s)
+	if len(fields) == 0 {
+		return a, errBpSyntax
+	}
+	// A Passes count may follow the address; the fake accepts and ignores it.
+	a.address = fields[0]
+	return a, nil
+}
+
+// cutQuoted takes a string starting with '"' and returns its unescaped
+// content (\" becomes ") and what follows the closing quote.
+func cutQuoted(s string) (content, after string, ok bool) {
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && i+1 < len(s) && s[i+1] == '"':
+			b.WriteByte('"')
+			i++
+		case c == '"':
+			return b.String(), s[i+1:], true
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", "", false
+}
+
+// idSet is the argument of bc/bd/be (kd-facts 2.3): "*", IDs, ranges
+// "1-3", separated by spaces or commas.
+type idSet struct {
+	all bool
+	ids map[int]bool
+}
+
+func (s idSet) has(id int) bool { return s.all || s.ids[id] }
+
+func parseIDList(arg string) (idSet, error) {
+	set := idSet{ids: map[int]bool{}}
+	fields := strings.FieldsFunc(arg, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' })
+	if len(fields) == 0 {
+		return set, errors.New("no breakpoint IDs")
+	}
+	for _, f := range fields {
+		if f == "*" {
+			set.all = true
+			continue
+		}
+		lo, hi, isRange := strings.Cut(f, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return set, err
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				return set, err
+			}
+		}
+		if b < a || b-a > 1024 {
+			return set, errors.New("bad range")
+		}
+		for id := a; id <= b; id++ {
+			set.ids[id] = true
+		}
+	}
+	return set, nil
+}
+
+// parseValue reads a MASM expression the way kd's default radix 16 does, for
+// the few forms drivers use: 206b6444, 0x206b6444, 0n42, fffff801`1e2a3b40,
+// and a character constant ' cbA' (kd-facts 4.2), whose first character is
+// the most significant byte.
+func parseValue(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 3 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		body := s[1 : len(s)-1]
+		if len(body) == 0 || len(body) > 8 {
+			return 0, errors.New("bad character constant")
+		}
+		var v uint64
+		for i := 0; i < len(body); i++ {
+			v = v<<8 | uint64(body[i])
+		}
+		return v, nil
+	}
+	s = strings.ReplaceAll(strings.ToLower(s), "`", "")
+	switch {
+	case strings.HasPrefix(s, "0n"):
+		return strconv.ParseUint(s[2:], 10, 64)
+	case strings.HasPrefix(s, "0x"):
+		return strconv.ParseUint(s[2:], 16, 64)
+	}
+	return strconv.ParseUint(s, 16, 64)
+}

@@ -1,0 +1,15 @@
+// Package fakekd is a kd.exe look-alike used by kdlaunch's tests and demo.
+//
+// It prints what the real kernel debugger prints (the strings come from
+// /work/shared/reference/kd-facts.md, cited by section as "kd-facts N.N"),
+// accepts the few commands kdlaunch sends, and simulates a target that
+// allocates special pool so breakpoints on nt!MmAllocateSpecialPool hit.
+// Everything it is asked to do, and every mistake a driver makes (commands
+// typed while the target runs, stray empty lines, breaks sent to a halted
+// target), is recorded in a JSON state file that tests read afterwards.
+//
+// Behaviour is tuned with FAKEKD_* environment variables ("knobs"); see
+// Config for the full list and defaults. The program itself is
+// cmd/fakekd; Main wires it to the operating system, Run is the testable
+// core.
+package fakekd
