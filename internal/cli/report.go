@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kdlaunch/kdlaunch/report"
+	"github.com/kdlaunch/kdlaunch/stacks"
+)
+
+// ReportCmd is `kdlaunch report [flags] LOG...`: it reads kd/WinDbg logs,
+// groups identical stacks, names the culprit of each and prints the result.
+type ReportCmd struct {
+	Logs     []string      `arg:"" name:"log" help:"kd/WinDbg debug logs to read; '-' reads standard input. Several logs are added up."`
+	Format   string        `short:"f" enum:"table,json,folded,pprof" default:"table" help:"Output format: table (for a person), json, folded (flamegraph.pl, speedscope, inferno) or pprof (go tool pprof -http=: FILE)."`
+	Output   string        `short:"o" placeholder:"FILE" help:"Write the output to FILE instead of standard output (FILE is replaced only once the logs were read)."`
+	Top      int           `default:"10" help:"Stacks shown in the table (0 shows all); json, folded and pprof always hold every stack."`
+	Skip     []string      `sep:"," default:"nt,ntoskrnl,ntkrnlmp,ntkrnlpa,ntkrpamp,hal,verifier,*!VerifierExAllocatePool*,*!VeAllocatePool*,*!VfAllocPool*" placeholder:"PATTERNS" help:"Frames that cannot be the culprit, from the innermost: modules (nt) or module!function patterns with * (nt!ExAllocatePool*), comma-separated; replaces the default, 'none' skips nothing (default: ${default})."`
+	SkipAdd  []string      `sep:"," placeholder:"PATTERNS" help:"Patterns to skip in addition to --skip (e.g. Wdf01000,mydrv!MyAllocWrapper)."`
+	Follow   bool          `help:"Follow a log that kdlaunch run is still writing: redraw the top stacks and the hit rate every --interval until Ctrl+C."`
+	Interval time.Duration `default:"2s" help:"Redraw period for --follow."`
+
+	// For tests: standard input (nil means os.Stdin) and the context
+	// --follow runs under (nil means one cancelled by Ctrl+C only).
+	stdin io.Reader
+	ctx   context.Context
+}
+
+// Run executes the command, writing to s.Out and notes to s.Err.
+func (c *ReportCmd) Run(s streams) error {
+	stdin, stdout, stderr := c.stdin, s.Out, s.Err
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	if len(c.Logs) == 0 {
+		return errors.New("report: no log given (use - for standard input)")
+	}
+	format := c.Format
+	if format == "" {
+		format = "table"
+	}
+	if !validFormat(format) {
+		return fmt.Errorf("report: unknown --format %q (want %s)", format, strings.Join(report.Formats, ", "))
+	}
+	if c.Top < 0 {
+		return fmt.Errorf("report: --top must be 0 (all) or more, not %d", c.Top)
+	}
+	skipList := c.Skip
+	if skipList == nil {
+		skipList = report.DefaultSkipList
+	}
+	skip, err := report.NewSkip(append(append([]string{}, skipList...), c.SkipAdd...))
+	if err != nil {
+		return fmt.Errorf("report: --skip: %w", err)
+	}
+
+	if c.Follow {
+		return c.follow(stdout, skip)
+	}
+
+	agg := report.NewAggregator()
+	for _, p := range c.Logs {
+		if err := readLog(p, stdin, stderr, agg); err != nil {
+			return err
+		}
+	}
+	r := agg.Report(skip)
+	opt := report.WriteOptions{Top: c.Top}
+
+	if c.Output == "" || c.Output == "-" {
+		if format == "pprof" && report.IsTerminal(stdout) {
+			return errors.New("report: --format pprof is binary: use -o FILE or redirect standard output")
+		}
+		if err := report.Write(stdout, r, format, opt); err != nil {
+			return fmt.Errorf("report: write: %w", err)
+		}
+		return nil
+	}
+	if err := writeFileAtomic(c.Output, func(w io.Writer) error { return report.Write(w, r, format, opt) }); err != nil {
+		return fmt.Errorf("report: write %s: %w", c.Output, err)
+	}
+	return nil
+}
+
+func validFormat(f string) bool {
+	for _, v := range report.Formats {
+		if f == v {
+			return true
+		}
+	}
+	return false
+}
+
+// readLog parses one log ("-" is stdin) into agg.
+func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator) error {
+	name := p
+	var r io.Reader
+	if p == "-" {
+		name, r = "standard input", stdin
+	} else {
+		f, err := os.Open(p)
+		if err != nil {
+			return fmt.Errorf("report: open log %s: %w", p, unwrapPath(err))
+		}
+		defer f.Close()
+		info, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("report: stat log %s: %w", p, err)
+		}
+		if info.IsDir() {
+			return fmt.Errorf("report: %s is a directory, not a kd log", p)
+		}
+		r = f
+	}
+	st, err := stacks.Scan(r, agg.Add)
+	if errors.Is(err, stacks.ErrBinary) {
+		return fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("report: read log %s: %w", name, unwrapPath(err))
+	}
+	agg.AddHits(st.Hits)
+	switch {
+	case st.Bytes == 0:
+		fmt.Fprintf(stderr, "report: %s is empty: no kd output yet\n", name)
+	case st.Stacks == 0:
+		fmt.Fprintf(stderr, "report: no stacks in %s (%d lines, %d breakpoint hits): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, st.Lines, st.Hits)
+	}
+	return nil
+}
+
+// unwrapPath drops the *PathError wrapper, whose text repeats the path.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
+	if len(c.Logs) != 1 || c.Logs[0] == "-" {
+		return errors.New("report: --follow takes exactly one log file (not standard input)")
+	}
+	if c.Output != "" || c.Format != "" && c.Format != "table" {
+		return errors.New("report: --follow draws a table on the terminal: -o and --format are not supported with it")
+	}
+	if c.Interval <= 0 {
+		return fmt.Errorf("report: --interval must be positive, not %s", c.Interval)
+	}
+	ctx := c.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes through a temporary file in the same directory and
+// renames it over path only if write succeeded, so an existing file is never
+// truncated by a failed run.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return unwrapPath(err)
+	}
+	name := tmp.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(name)
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	mode := os.FileMode(0o644)
+	if info, err := os.Stat(path); err == nil {
+		if info.IsDir() {
+			return errors.New("is a directory")
+		}
+		mode = info.Mode().Perm()
+	}
+	if err := tmp.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(name, path); err != nil {
+		return unwrapPath(err)
+	}
+	ok = true
+	return nil
+}

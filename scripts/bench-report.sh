@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# bench-report: time `kdlaunch report` on a generated kd log (1 GB by
+# default) against `grep -c Breakpoint` on the same file, in the same run,
+# and print the ratio (ours/grep; the goal is 2x or less) and the peak
+# memory of the report. The log goes to ${TMPDIR:-/tmp} and is deleted.
+#
+#   SIZE=1GB RUNS=3 ARCH=x64 bash scripts/bench-report.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SIZE=${SIZE:-1GB}
+RUNS=${RUNS:-3}
+ARCH=${ARCH:-x64}
+GO=${GO:-go}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-report.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# Fresh binaries of this tree, in the temporary directory (bin/ is left
+# as make built it).
+kdlaunch=$tmp/kdlaunch
+$GO build -o "$kdlaunch" .
+$GO build -o "$tmp/genlog" ./cmd/genlog
+$GO build -o "$tmp/timecmd" cmd/genlog/timecmd.go
+if ! "$kdlaunch" report --help >/dev/null 2>&1; then
+	echo "bench-report: kdlaunch has no report command" >&2
+	exit 1
+fi
+
+log=$tmp/kd.log
+"$tmp/genlog" -size "$SIZE" -arch "$ARCH" -o "$log"
+bytes=$(wc -c <"$log")
+cat "$log" >/dev/null # into the page cache, as for grep
+
+cpu=$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
+echo "bench-report: $(nproc) CPUs (${cpu:-unknown}), $RUNS runs each, best time kept"
+
+best_grep='' best_rep='' peak=0 hits='' total=''
+for i in $(seq "$RUNS"); do
+	# grep's output goes to a file: grep stops at the first match when
+	# its output is /dev/null.
+	read -r g _ < <("$tmp/timecmd" -out "$tmp/grep.out" -- grep -c Breakpoint "$log")
+	read -r r kb < <("$tmp/timecmd" -out "$tmp/report.json" -- "$kdlaunch" report --format json "$log")
+	hits=$(cat "$tmp/grep.out")
+	total=$(sed -n 's/^  "stacks_total": \([0-9]*\),$/\1/p' "$tmp/report.json")
+	echo "  run $i: grep -c Breakpoint ${g}s, report ${r}s, peak RSS $((kb / 1024)) MB"
+	best_grep=$(awk -v a="$g" -v b="${best_grep:-$g}" 'BEGIN{print (a<b)?a:b}')
+	best_rep=$(awk -v a="$r" -v b="${best_rep:-$r}" 'BEGIN{print (a<b)?a:b}')
+	((kb > peak)) && peak=$kb
+done
+if [ "$hits" != "$total" ]; then
+	echo "bench-report: grep counted $hits hits but the report $total stacks" >&2
+	exit 1
+fi
+awk -v bytes="$bytes" -v r="$best_rep" -v g="$best_grep" -v kb="$peak" -v n="$total" 'BEGIN {
+	printf "report: %.2f GB in %.2f s (%.0f MB/s), %d stacks; grep -c Breakpoint: %.2f s; ratio %.2fx (goal <= 2x); peak RSS %d MB\n",
+		bytes / 2^30, r, bytes / 2^20 / r, n, g, r / g, kb / 1024
+}'
