@@ -99,33 +99,39 @@ func (c *breakChain) interrupt(attempt int) error {
 	return nil
 }
 
-const (
-	// suppressMax bounds the suppression window when the event never
-	// arrives (it normally arrives within milliseconds).
-	suppressMax = 3 * time.Second
-	// suppressGrace keeps the window open a little after kdlaunch has seen
-	// its own event, so every signal.Notify channel has been served.
-	suppressGrace = 300 * time.Millisecond
-)
+// suppressMax bounds how long a self-sent CTRL+C may take to arrive before
+// it is no longer expected (it normally arrives within milliseconds).
+const suppressMax = 3 * time.Second
 
 // selfInt tracks the CTRL+C events kdlaunch sent to its own console.
-var selfInt struct {
+var selfInt selfIntState
+
+type selfIntState struct {
 	mu      sync.Mutex
+	tokens  int            // self-sent events not yet claimed by SuppressedInterrupt
+	arrived int            // self-sent events not yet seen by the private channel
+	until   time.Time      // tokens expire then
 	ch      chan os.Signal // private signal.Notify channel, nil when idle
-	pending int            // events sent and not yet seen
-	until   time.Time      // SuppressedInterrupt is true before this
-	timer   *time.Timer    // ends the window and stops ch
+	timer   *time.Timer    // unregisters ch once nothing is expected
 }
 
-// SuppressedInterrupt reports whether an os.Interrupt that kdlaunch just
-// received is one it caused itself (break-in step 2) and should ignore. It is
-// true from just before the CTRL+C is sent until shortly after it has been
-// delivered (at most a few seconds). A real Ctrl+C typed inside that window is
-// ignored too; pressing it again works.
+// SuppressedInterrupt reports whether an os.Interrupt that kdlaunch has just
+// received is one it caused itself (break-in step 2) and should ignore. Call
+// it exactly once per os.Interrupt received: each self-sent CTRL+C answers
+// true once, within a few seconds of being sent. A Ctrl+C the user presses
+// in the instant between kdlaunch sending its own and receiving it is
+// ignored instead of kdlaunch's own, which then counts as the user's, so a
+// press is never lost. Always false when kdlaunch sent nothing (on Windows
+// as long as CTRL+BREAK works).
 func SuppressedInterrupt() bool {
 	selfInt.mu.Lock()
 	defer selfInt.mu.Unlock()
-	return time.Now().Before(selfInt.until)
+	if selfInt.tokens > 0 && time.Now().Before(selfInt.until) {
+		selfInt.tokens--
+		return true
+	}
+	selfInt.tokens = 0
+	return false
 }
 
 func beginSelfInterrupt() {
@@ -139,55 +145,61 @@ func beginSelfInterrupt() {
 		selfInt.ch = ch
 		go watchSelfInterrupt(ch)
 	}
-	selfInt.pending++
-	selfInt.until = time.Now().Add(suppressMax)
-	if selfInt.timer != nil {
-		selfInt.timer.Stop()
+	if !time.Now().Before(selfInt.until) {
+		selfInt.tokens = 0
 	}
-	selfInt.timer = time.AfterFunc(suppressMax+suppressGrace, endSelfInterrupt)
+	selfInt.tokens++
+	selfInt.arrived++
+	selfInt.until = time.Now().Add(suppressMax)
+	selfInt.rearm(suppressMax + 50*time.Millisecond)
 }
 
+// cancelSelfInterrupt takes back a beginSelfInterrupt whose event was not sent.
 func cancelSelfInterrupt() {
 	selfInt.mu.Lock()
-	if selfInt.pending > 0 {
-		selfInt.pending--
+	defer selfInt.mu.Unlock()
+	selfInt.tokens = max(selfInt.tokens-1, 0)
+	selfInt.arrived = max(selfInt.arrived-1, 0)
+	if selfInt.arrived == 0 {
+		selfInt.rearm(0)
 	}
-	if selfInt.pending == 0 {
-		selfInt.until = time.Now()
+}
+
+// rearm schedules the private channel's removal; callers hold selfInt.mu.
+func (s *selfIntState) rearm(d time.Duration) {
+	if s.timer != nil {
+		s.timer.Stop()
 	}
-	selfInt.mu.Unlock()
-	endSelfInterrupt()
+	s.timer = time.AfterFunc(d, endSelfInterrupt)
 }
 
 func watchSelfInterrupt(ch chan os.Signal) {
 	for range ch {
 		selfInt.mu.Lock()
-		if selfInt.pending > 0 {
-			selfInt.pending--
-			if selfInt.pending == 0 {
-				if end := time.Now().Add(suppressGrace); end.Before(selfInt.until) {
-					selfInt.until = end
-				}
-				if selfInt.timer != nil {
-					selfInt.timer.Stop()
-				}
-				selfInt.timer = time.AfterFunc(suppressGrace+50*time.Millisecond, endSelfInterrupt)
+		if selfInt.arrived > 0 {
+			selfInt.arrived--
+			if selfInt.arrived == 0 {
+				// Every channel registered for os.Interrupt got this event
+				// in the same pass of the runtime's signal loop; keep ours a
+				// moment longer anyway, then give CTRL+C back.
+				selfInt.rearm(100 * time.Millisecond)
 			}
 		}
 		selfInt.mu.Unlock()
 	}
 }
 
-// endSelfInterrupt unregisters the private channel once the window is over,
-// giving CTRL+C back to whoever else handles it (or to the default handler).
+// endSelfInterrupt unregisters the private channel once no self-sent event
+// is expected any more, giving CTRL+C back to whoever else handles it (or to
+// the default handler, which ends the process).
 func endSelfInterrupt() {
 	selfInt.mu.Lock()
 	defer selfInt.mu.Unlock()
-	if selfInt.ch == nil || time.Now().Before(selfInt.until) {
+	if selfInt.ch == nil || (selfInt.arrived > 0 && time.Now().Before(selfInt.until)) {
 		return
 	}
 	signal.Stop(selfInt.ch)
 	close(selfInt.ch)
 	selfInt.ch = nil
-	selfInt.pending = 0
+	selfInt.arrived = 0
 }

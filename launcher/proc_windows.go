@@ -113,8 +113,12 @@ func Start(spec Spec, log hclog.Logger) (Proc, error) {
 	p.chain = &breakChain{log: log, pid: cmd.Process.Pid, stdin: inW}
 	if job != 0 {
 		if err := assignToJob(job, cmd.Process.Pid); err != nil {
-			log.Warn("kd not in its Job Object: if kdlaunch is killed, kd may survive it",
+			// An empty job would make Kill a no-op: drop it, Kill then
+			// terminates kd itself.
+			log.Warn("kd not in a Job Object: if kdlaunch is killed, kd may survive it",
 				"pid", cmd.Process.Pid, "error", err)
+			_ = windows.CloseHandle(job)
+			p.job, p.jobOpen = 0, false
 		} else {
 			log.Debug("kd started in a kill-on-close Job Object", "pid", cmd.Process.Pid, "path", path)
 		}
@@ -212,11 +216,11 @@ func (p *winProc) Kill() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.jobOpen {
-		if err := windows.TerminateJobObject(p.job, killExitCode); err == nil {
+		err := windows.TerminateJobObject(p.job, killExitCode)
+		if err == nil {
 			return nil
-		} else {
-			p.log.Warn("TerminateJobObject failed; terminating kd alone", "error", err)
 		}
+		p.log.Warn("TerminateJobObject failed; terminating kd alone", "error", err)
 	}
 	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("kill kd (pid %d): %w", p.Pid(), err)
