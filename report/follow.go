@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
 
@@ -44,7 +45,7 @@ func Follow(ctx context.Context, path string, interval time.Duration, w io.Write
 	if skip == nil {
 		skip = DefaultSkip()
 	}
-	clear := IsTerminal(w)
+	clear := vt.Enable(w)
 	if opt.Clear != nil {
 		clear = *opt.Clear
 	}

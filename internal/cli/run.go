@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"golang.org/x/term"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/launcher"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/redact"
@@ -103,13 +103,9 @@ func (c *RunCmd) Run(s streams) error {
 
 	level := hclog.LevelFromString(c.LogLevel)
 	logger := hclog.New(&hclog.LoggerOptions{Name: "kdlaunch", Level: level, Output: s.Err})
-	var status *os.File
-	if f, ok := s.Err.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		status = f
-	}
 	var console *launcher.Console
-	if status != nil {
-		console = launcher.NewConsole(s.Out, status)
+	if vt.Enable(s.Err) {
+		console = launcher.NewConsole(s.Out, s.Err)
 	} else {
 		console = launcher.NewConsole(s.Out, nil)
 	}
