@@ -2,6 +2,7 @@ package script
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -213,4 +214,28 @@ func TestStrategyHelp(t *testing.T) {
 	if StrategyHelp("nope") != "" {
 		t.Error("unknown strategy has help")
 	}
+}
+
+// FuzzLiveCheck: kd's answers to dd and x, whatever they hold, never panic,
+// and a value ParseDD accepts appears in what kd printed.
+func FuzzLiveCheck(f *testing.F) {
+	for _, s := range []string{
+		"fffff802`3a5d1e48  206b6444\n0: kd> ",
+		"0: kd> fffff802`3a5d1e48  206b6444\r\n",
+		"Couldn't resolve error at 'nt!MmSpecialPoolTag L1'\n",
+		"fffff802`3a5d1e48  ????????\n",
+		"fffff802`3a4c1234 nt!MmAllocateSpecialPool (MmAllocateSpecialPool)\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if v, ok := ParseDD(s); ok {
+			if !strings.Contains(strings.ToLower(s), fmt.Sprintf("%08x", v)) {
+				t.Fatalf("ParseDD(%q) = %#x, which kd did not print", s, v)
+			}
+		}
+		_ = ParseX(s, "nt!MmAllocateSpecialPool")
+		_ = CheckSpecialPool(pooltag.MustParse("Ddk"), s, s)
+		_ = CheckPoolHitTag(s)
+	})
 }
