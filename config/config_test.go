@@ -123,6 +123,11 @@ func TestValidate(t *testing.T) {
 		{"connection unknown", func(c *Config) { c.Target.Connection = "serial:com1" }, "target.connection"},
 		{"net without key", func(c *Config) { c.Target.Connection = "net:port=50000" }, "key"},
 		{"net key separate", func(c *Config) { c.Target.Connection = "net:port=50000"; c.Target.Key = "1.2.3.4" }, ""},
+		{"net port not a number", func(c *Config) { c.Target.Connection = "net:port=abc,key=s3cr3t" }, "port=abc is not a number"},
+		{"net port too big", func(c *Config) { c.Target.Connection = "net:port=70000,key=s3cr3t" }, "from 1 to 65535"},
+		{"com baud not a number", func(c *Config) { c.Target.Connection = "com:port=com1,baud=fast" }, "baud=fast"},
+		{"tcp server port", func(c *Config) { c.Server.Transport = "tcp:port=x" }, "port=x"},
+		{"tcp server port range", func(c *Config) { c.Server.Transport = "tcp:port=5000:5010" }, ""},
 		{"pipe connection", func(c *Config) { c.Target.Connection = `com:pipe,port=\\.\pipe\com_1,resets=0,reconnect` }, ""},
 		{"usb", func(c *Config) { c.Target.Connection = "usb:targetname=box" }, ""},
 		{"strategy", func(c *Config) { c.Target.Strategy = "magic" }, "target.strategy"},
@@ -148,8 +153,8 @@ func TestValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v, want ErrInvalid naming %q", err, tt.want)
 			}
-			if strings.Contains(err.Error(), "hunter2") {
-				t.Errorf("error leaks the password: %v", err)
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error leaks a secret: %v", err)
 			}
 		})
 	}

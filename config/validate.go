@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"unicode"
 )
@@ -80,6 +81,17 @@ func (c *Config) Validate() error {
 	if strings.HasPrefix(c.Target.Connection, "net:") && reNetKey.FindStringSubmatch(c.Target.Connection) == nil && c.Target.Key == "" {
 		return invalid("target.connection %q has no key: add key=K (the key bcdedit printed on the target) or set target.key", c.Target.Connection)
 	}
+	if err := numericParams("target.connection", c.Target.Connection, "port", "net:"); err != nil {
+		return err
+	}
+	if err := numericParams("target.connection", c.Target.Connection, "baud", "com:"); err != nil {
+		return err
+	}
+	for _, scheme := range []string{"tcp:", "ssl:"} {
+		if err := numericParams("server.transport", c.Server.Transport, "port", scheme); err != nil {
+			return err
+		}
+	}
 	switch c.Target.Strategy {
 	case StrategySpecialPool, StrategyPoolHitTag:
 	default:
@@ -109,6 +121,29 @@ func (c *Config) Validate() error {
 	}
 	if c.Supervise.BreakTimeout.Duration <= 0 || c.Supervise.StopTimeout.Duration <= 0 {
 		return invalid("supervise.break_timeout and supervise.stop_timeout must be more than 0")
+	}
+	return nil
+}
+
+// numericParams checks that name=V in a kd option string of the given scheme
+// is a number (or a port range N:M), so a typo is caught here rather than by
+// a kd that then sits waiting for a target it can never reach.
+func numericParams(key, v, name, scheme string) error {
+	if !strings.HasPrefix(strings.ToLower(v), scheme) {
+		return nil
+	}
+	for _, kv := range strings.Split(v[len(scheme):], ",") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.EqualFold(k, name) {
+			continue
+		}
+		for _, part := range strings.SplitN(val, ":", 2) {
+			n, err := strconv.Atoi(part)
+			if err != nil || n <= 0 || name == "port" && n > 65535 {
+				// Only the bad parameter is named: the string may hold a KDNET key.
+				return invalid("%s: %s=%s is not a number%s", key, k, val, map[bool]string{true: " from 1 to 65535", false: ""}[name == "port"])
+			}
+		}
 	}
 	return nil
 }

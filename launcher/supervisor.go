@@ -81,7 +81,7 @@ func Supervise(ctx context.Context, stop <-chan struct{}, o Options, stats *Stat
 		spec := o.Spec(incarnation)
 		proc, err := start(spec, o.Log)
 		if err != nil {
-			return fmt.Errorf("%w %s: %s", ErrStartFailed, spec.Path, o.Redact(err.Error()))
+			return fmt.Errorf("%w %s: %s: --kd must name kd.exe or a program that behaves like it", ErrStartFailed, spec.Path, o.Redact(err.Error()))
 		}
 		o.Log.Info("kd started", "pid", proc.Pid(), "incarnation", incarnation+1)
 		o.Transcript.Event(fmt.Sprintf("kd started, pid %d, incarnation %d", proc.Pid(), incarnation+1))

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -29,6 +30,10 @@ type Writer struct {
 // Open appends to path, creating it (mode 0600: a transcript can hold
 // anything kd printed) if needed.
 func Open(path string) (*Writer, error) {
+	// Created like the log's folder, so both can live in a new lab folder.
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open transcript %s: %w: choose another --transcript", path, err)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open transcript %s: %w", path, err)

@@ -181,7 +181,10 @@ func (c *RunCmd) Run(s streams) error {
 
 	err = launcher.Supervise(ctx, stop, opts, stats)
 	console.Close()
-	summary(s, stats, logPath, err, red)
+	if !errors.Is(err, launcher.ErrStartFailed) || stats.Restarts > 0 {
+		// A kd that never started has nothing to summarise.
+		summary(s, stats, logPath, err, red)
+	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return &ExitError{Code: 130, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
@@ -356,8 +359,10 @@ func timing(cfg *config.Config) launcher.Timing {
 	}
 }
 
-// prepareLog makes the log path absolute and proves its folder is writable
-// without touching an existing log's contents.
+// prepareLog makes the log path absolute, creates its folder (the batch
+// file's c:\debug often does not exist on a fresh host, and kd would then
+// run for hours logging nothing), and proves the folder is writable without
+// touching an existing log's contents.
 func prepareLog(p string) (string, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
@@ -365,6 +370,9 @@ func prepareLog(p string) (string, error) {
 	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return "", fmt.Errorf("log %s is a folder: give a file name, e.g. %s", abs, filepath.Join(abs, "debug.log"))
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
 	}
 	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -395,7 +403,7 @@ func writeClient(cfg *config.Config, password string, console *launcher.Console)
 	if err := remote.WriteClientFile(path, remote.ClientCommand(cfg.Server.Transport, password, host)); err != nil {
 		return err
 	}
-	console.Note("kdlaunch: kd's debugging server is up; the command line to join it (with its password) is in " + path)
+	console.Note("kdlaunch: the command line to join kd's debugging server (with its password) is in " + path)
 	return nil
 }
 
