@@ -65,6 +65,7 @@ type machine struct {
 
 	cont      contKind
 	contLines int
+	skipBlank bool // the last row had a message glued to it: its newline follows
 	depth     int
 	partial   []byte
 }
@@ -82,6 +83,7 @@ func (m *machine) reset() {
 	m.blanks = 0
 	m.cont = contNone
 	m.wrapped = false
+	m.skipBlank = false
 }
 
 // feed runs every complete line of buf through the machine and returns the
@@ -107,6 +109,12 @@ func (m *machine) line(l []byte) {
 	m.lines++
 	t := trimSpace(l)
 	if len(t) == 0 {
+		if m.skipBlank {
+			// "frame+0x12*** WARNING: Unable to verify ...": kd printed
+			// the row's newline after the message, as an empty line.
+			m.skipBlank = false
+			return
+		}
 		if m.inStack && m.lay.kind == kindAuto && m.n == 0 && m.blanks < maxBlanks {
 			m.blanks++
 			return
@@ -114,6 +122,7 @@ func (m *machine) line(l []byte) {
 		m.end()
 		return
 	}
+	m.skipBlank = false
 	if !m.inStack {
 		m.idle(t)
 		return
@@ -298,6 +307,10 @@ func (m *machine) addFrame(site, annot []byte) {
 		m.key = append(m.key, site...)
 	}
 	if len(annot) > 0 {
+		if annot[0] == '*' {
+			m.skipBlank = true
+			return
+		}
 		if d, _ := depthDelta(annot, 0); d > 0 {
 			m.cont, m.contLines, m.depth = contAnnot, 0, d
 		}
@@ -377,6 +390,16 @@ func (m *machine) end() {
 		m.emit(u)
 	}
 	m.reset()
+}
+
+// eof completes the stack in progress at the end of the input. A row
+// whose call site has not been written yet (the log is still growing) is
+// dropped rather than taken for an unresolved frame.
+func (m *machine) eof() {
+	if m.cont == contPartial {
+		m.cont = contNone
+	}
+	m.end()
 }
 
 // pending returns the frames of the stack in progress (nil if none).

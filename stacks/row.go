@@ -25,9 +25,10 @@ const (
 // wider columns and padding do not matter.
 type layout struct {
 	kind    layoutKind
-	minCols int // column values a row must have before the call site
-	maxCols int // column values a row may have before the call site (or the first colon)
-	colons  int // standalone ':' separators in the header (kindColons)
+	minCols int  // column values a row must have before the call site
+	maxCols int  // column values a row may have before the call site (or the first colon)
+	colons  int  // standalone ':' separators in the header (kindColons)
+	num     bool // the header has a "#" column
 }
 
 var (
@@ -161,8 +162,26 @@ func colTokEnd(t []byte, i int) int {
 	return -1
 }
 
+// extraFrameNumber reports whether a row starts with a frame number (one
+// to three hex digits) that its header has no "#" column for, as when the
+// header was typed or copied without it.
+func extraFrameNumber(t []byte, lay *layout) bool {
+	if lay.num {
+		return false
+	}
+	k := 0
+	for k < len(t) && k < 4 && isHexDigit(t[k]) {
+		k++
+	}
+	return k > 0 && k < 4 && k < len(t) && isSpace(t[k])
+}
+
 func parseColumnRow(t []byte, lay *layout) (site, annot []byte, st rowStatus) {
 	pos, cols, limit, n := 0, 0, lay.maxCols, len(t)
+	if extraFrameNumber(t, lay) {
+		limit++
+	}
+	inlineSeen := false
 	for cols < limit {
 		for pos < n && cls[t[pos]]&cSpace != 0 {
 			pos++
@@ -189,7 +208,8 @@ func parseColumnRow(t []byte, lay *layout) (site, annot []byte, st rowStatus) {
 		if counts {
 			cols++
 		}
-		if inline && limit == lay.maxCols {
+		if inline && !inlineSeen {
+			inlineSeen = true
 			limit++ // an inline frame may show both its marker and dashes
 		}
 		pos = end
@@ -213,6 +233,10 @@ func parseColumnRow(t []byte, lay *layout) (site, annot []byte, st rowStatus) {
 
 func parseColonRow(t []byte, lay *layout) (site, annot []byte, st rowStatus) {
 	pos, cols, limit, n := 0, 0, lay.maxCols, len(t)
+	if extraFrameNumber(t, lay) {
+		limit++
+	}
+	inlineSeen := false
 	for {
 		for pos < n && cls[t[pos]]&cSpace != 0 {
 			pos++
@@ -248,7 +272,8 @@ func parseColonRow(t []byte, lay *layout) (site, annot []byte, st rowStatus) {
 		if !ok {
 			return nil, nil, rowNot
 		}
-		if inline && limit == lay.maxCols {
+		if inline && !inlineSeen {
+			inlineSeen = true
 			limit++
 		}
 		if counts {
@@ -366,6 +391,12 @@ func cutSite(s []byte) (site, annot []byte) {
 			}
 		case '\t':
 			return trimRightSpace(s[:i]), s[i:]
+		case '*':
+			// A debugger message written into the row before its newline:
+			// "frame+0xbc*** WARNING: Unable to verify checksum for x.exe".
+			if i > 0 && i+3 < len(s) && s[i+1] == '*' && s[i+2] == '*' && s[i+3] == ' ' {
+				return trimRightSpace(s[:i]), s[i:]
+			}
 		case ' ':
 			if i+1 >= len(s) {
 				return trimRightSpace(s[:i]), s[i:]
@@ -414,7 +445,7 @@ func paramsSpan(site []byte) (start, end int, open bool) {
 			return -1, -1, false
 		}
 		i := off + j
-		if i == 0 || isSpace(site[i-1]) {
+		if i == 0 || isSpace(site[i-1]) || angleDepth(site[:i]) > 0 {
 			off = i + 1
 			continue
 		}
@@ -445,6 +476,26 @@ func paramsSpan(site []byte) (start, end int, open bool) {
 		}
 		off = k + 1
 	}
+}
+
+// angleDepth counts the template brackets open at the end of s ("<" and
+// ">" of operator<, operator>> and operator-> do not count).
+func angleDepth(s []byte) int {
+	d := 0
+	for i, c := range s {
+		switch c {
+		case '<', '>':
+			if bytes.HasSuffix(s[:i], operatorWord) || c == '>' && i > 0 && (s[i-1] == '-' || s[i-1] == '>' && bytes.HasSuffix(s[:i-1], operatorWord)) || c == '<' && i > 0 && s[i-1] == '<' && bytes.HasSuffix(s[:i-1], operatorWord) {
+				continue
+			}
+			if c == '<' {
+				d++
+			} else if d > 0 {
+				d--
+			}
+		}
+	}
+	return d
 }
 
 var (
@@ -719,11 +770,11 @@ func parseHeaderFields(t []byte) (layout, bool) {
 		return 0
 	}
 	if colons > 0 {
-		return layout{kind: kindColons, minCols: 1, maxCols: b(num) + addrs + b(mem), colons: colons}, true
+		return layout{kind: kindColons, minCols: 1, maxCols: b(num) + addrs + b(mem), colons: colons, num: num}, true
 	}
 	minCols := addrs
 	if minCols > 2 {
 		minCols = 2
 	}
-	return layout{kind: kindColumns, minCols: minCols, maxCols: b(num) + addrs + b(mem) + args}, true
+	return layout{kind: kindColumns, minCols: minCols, maxCols: b(num) + addrs + b(mem) + args, num: num}, true
 }

@@ -55,7 +55,7 @@ func ScanWorkers(r io.Reader, workers int, fn func(s Stack)) (Stats, error) {
 		// The whole input fits in one chunk: parse it here.
 		m := newMachine(func(u *unique) { st.Stacks++; fn(u.stack()) })
 		m.feed(first[:n], true)
-		m.end()
+		m.eof()
 		st.Hits, st.Lines = m.hits, m.lines
 		if !errors.Is(rerr, io.EOF) {
 			return st, rerr
@@ -83,6 +83,7 @@ type chunk struct {
 	n      int  // bytes of buf to parse
 	cont   bool // continues the previous chunk's parser state
 	open   bool // the next chunk continues this one: do not end the stack
+	final  bool // the last chunk of the input
 	worker int
 	out    []*unique
 	hits   int
@@ -112,7 +113,9 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 				before := m.hits
 				lines := m.lines
 				m.feed(c.buf[:c.n], !c.open)
-				if !c.open {
+				if c.final {
+					m.eof()
+				} else if !c.open {
 					m.end()
 				}
 				c.hits, c.lines = m.hits-before, m.lines-lines
@@ -151,7 +154,7 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 			if !final {
 				cut, open = cutPoint(c.buf[:n])
 			}
-			c.n, c.cont, c.open = cut, prevOpen, open
+			c.n, c.cont, c.open, c.final = cut, prevOpen, open, final
 			c.out, c.hits, c.lines = c.out[:0], 0, 0
 			c.done = make(chan struct{})
 			if prevOpen {

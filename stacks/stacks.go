@@ -138,7 +138,7 @@ func (p *Parser) fill() {
 	}
 	p.start = p.m.feed(p.buf, final)
 	if final {
-		p.m.end()
+		p.m.eof()
 		p.done = true
 		if !errors.Is(err, io.EOF) {
 			p.err = err

@@ -84,7 +84,7 @@ func (t *Tail) Flush() {
 		t.m.line(t.buf)
 		t.buf = t.buf[:0]
 	}
-	t.m.end()
+	t.m.eof()
 }
 
 // Reset forgets everything (the log was truncated or replaced).

@@ -70,6 +70,11 @@ func (c *ReportCmd) Run(s streams) error {
 	if c.Follow {
 		return c.follow(stdout, skip)
 	}
+	if c.Output != "" && c.Output != "-" {
+		if err := checkOutput(c.Output, c.Logs); err != nil {
+			return err
+		}
+	}
 
 	agg := report.NewAggregator()
 	for _, p := range c.Logs {
@@ -91,6 +96,36 @@ func (c *ReportCmd) Run(s streams) error {
 	}
 	if err := writeFileAtomic(c.Output, func(w io.Writer) error { return report.Write(w, r, format, opt) }); err != nil {
 		return fmt.Errorf("report: write %s: %w", c.Output, err)
+	}
+	return nil
+}
+
+// checkOutput refuses an -o that would replace one of the logs, or that
+// cannot be created, before any log is read.
+func checkOutput(out string, logs []string) error {
+	oi, oerr := os.Stat(out)
+	for _, p := range logs {
+		if p == "-" {
+			continue
+		}
+		same := filepath.Clean(p) == filepath.Clean(out)
+		if !same && oerr == nil {
+			if li, err := os.Stat(p); err == nil {
+				same = os.SameFile(oi, li)
+			}
+		}
+		if same {
+			return fmt.Errorf("report: -o %s is the input log %s: refusing to overwrite it", out, p)
+		}
+	}
+	if oerr == nil && oi.IsDir() {
+		return fmt.Errorf("report: -o %s is a directory: give a file name", out)
+	}
+	dir := filepath.Dir(out)
+	if di, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("report: -o %s: folder %s does not exist", out, dir)
+	} else if !di.IsDir() {
+		return fmt.Errorf("report: -o %s: %s is not a folder", out, dir)
 	}
 	return nil
 }

@@ -154,6 +154,8 @@ func TestReportErrors(t *testing.T) {
 	dir := t.TempDir()
 	missing := filepath.Join(dir, "nope.log")
 	log := fixturePath("hits_x64.log")
+	binLog := filepath.Join(dir, "kd.exe")
+	os.WriteFile(binLog, append([]byte("MZ\x90\x00\x03\x00\x00\x00"), make([]byte, 64)...), 0o644)
 	cases := []struct {
 		c    ReportCmd
 		want string
@@ -166,7 +168,9 @@ func TestReportErrors(t *testing.T) {
 		{ReportCmd{Logs: []string{log}, Skip: []string{"!x"}}, "report: --skip: bad skip pattern"},
 		{ReportCmd{Logs: []string{log, log}, Follow: true}, "report: --follow takes exactly one log file"},
 		{ReportCmd{Logs: []string{log}, Follow: true, Format: "json"}, "report: --follow draws a table"},
-		{ReportCmd{Logs: []string{log}, Output: filepath.Join(dir, "no", "such", "dir", "r.txt")}, "report: write " + filepath.Join(dir, "no", "such", "dir", "r.txt")},
+		{ReportCmd{Logs: []string{log}, Output: filepath.Join(dir, "no", "such", "dir", "r.txt")}, "report: -o " + filepath.Join(dir, "no", "such", "dir", "r.txt") + ": folder " + filepath.Join(dir, "no", "such", "dir") + " does not exist"},
+		{ReportCmd{Logs: []string{log}, Output: dir}, "report: -o " + dir + " is a directory"},
+		{ReportCmd{Logs: []string{binLog}}, "report: " + binLog + " looks binary, not a kd log"},
 	}
 	for _, c := range cases {
 		_, _, err := runReport(t, &c.c)
@@ -205,6 +209,43 @@ func TestReportFollow(t *testing.T) {
 	}
 }
 
+// -o naming one of the logs (by any spelling, or a hard link to it) is
+// refused before anything is written: the log stays as it was.
+func TestReportOutputIsInput(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "debug.log")
+	orig, err := os.ReadFile(fixturePath("hits_x64.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(log, orig, 0o644)
+	link := filepath.Join(dir, "link.log")
+	if err := os.Link(log, link); err != nil {
+		t.Skip(err)
+	}
+	other := fixturePath("hits_x86.log")
+	for _, out := range []string{log, filepath.Join(dir, ".", "debug.log"), link} {
+		_, _, err := runReport(t, &ReportCmd{Logs: []string{other, log}, Output: out, Format: "json"})
+		if err == nil || !strings.Contains(err.Error(), "-o "+out+" is the input log "+log+": refusing to overwrite it") {
+			t.Errorf("-o %s: err = %v", out, err)
+		}
+		if got, _ := os.ReadFile(log); !bytes.Equal(got, orig) {
+			t.Fatalf("-o %s changed the log", out)
+		}
+	}
+}
+
+// --top 0 lists every stack in the table.
+func TestReportTopZero(t *testing.T) {
+	out, _, err := runReport(t, &ReportCmd{Logs: []string{fixturePath("hits_x86.log")}, Top: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "gwdrv") || !strings.Contains(out, "tcpip") {
+		t.Errorf("--top 0 table lacks a stack:\n%s", out)
+	}
+}
+
 // The kong tags: defaults, the enum, the comma lists.
 func TestReportFlags(t *testing.T) {
 	var cli struct {
@@ -236,5 +277,9 @@ func TestReportFlags(t *testing.T) {
 	}
 	if _, err := k.Parse([]string{"report", "--top", "many", "a.log"}); err == nil {
 		t.Error("--top many accepted")
+	}
+	// A negative --top parses, and Run rejects it (TestReportErrors).
+	if _, err := k.Parse([]string{"report", "--top=-1", "a.log"}); err != nil || cli.Report.Top != -1 {
+		t.Errorf("--top=-1: %v, %d", err, cli.Report.Top)
 	}
 }
