@@ -41,7 +41,20 @@ type Timing struct {
 	StopTimeout    time.Duration // wait this long for kd to leave, then kill it
 	ConnectTimeout time.Duration // 0: wait for the target as long as it takes
 	ResumeOnHalt   bool          // resume a target that halted on its own
+	// LeaveGrace is how long the stop watches the target after its last g
+	// before leaving kd (0: DefaultLeaveGrace). A break that reached a
+	// target already halted is queued and stops it again right after that
+	// g; CTRL+B ENTER sent at once would leave it halted.
+	LeaveGrace time.Duration
 }
+
+// DefaultLeaveGrace is enough for a queued break's "Break instruction
+// exception" to arrive even over a 19200-baud line, and costs a stop little.
+const DefaultLeaveGrace = 500 * time.Millisecond
+
+// maxStopResumes bounds how often the stop resumes a target that keeps
+// halting again before it leaves kd anyway.
+const maxStopResumes = 5
 
 // Limits stop or disarm a session.
 type Limits struct {
@@ -148,9 +161,11 @@ type Session struct {
 	breakTimer  *time.Timer
 	settleTimer *time.Timer
 	stopTimer   *time.Timer
-	hitBreak    bool // the current halt is a PoolHitTag hit
-	halting     bool // kd reported a break exception: a prompt is on its way
-	lost        bool // kd reported the transport lost
+	leaveTimer  *time.Timer // the stop's last g was sent: leave kd when it fires with the target still running
+	stopResumes int         // g sent by the stop
+	hitBreak    bool        // the current halt is a PoolHitTag hit
+	halting     bool        // the target has stopped, or said it will: a prompt is on its way, a break would only be queued
+	lost        bool        // kd reported the transport lost
 	seq         int
 	waitedSince time.Time
 	waitNoted   time.Time // last "still waiting" note
@@ -198,6 +213,7 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 		stopTimerSafe(s.breakTimer)
 		stopTimerSafe(s.settleTimer)
 		stopTimerSafe(s.stopTimer)
+		stopTimerSafe(s.leaveTimer)
 	}()
 	for {
 		select {
@@ -219,7 +235,15 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 		case <-timerC(s.settleTimer):
 			s.settleTimer = nil
 			if s.st == Connected {
-				s.sendBreak()
+				if s.halting {
+					// "(Initial Breakpoint requested)": the target stops by
+					// itself once kd has loaded what it needs; break only if
+					// no prompt comes.
+					stopTimerSafe(s.breakTimer)
+					s.breakTimer = time.NewTimer(s.Timing.BreakTimeout)
+				} else {
+					s.sendBreak()
+				}
 			}
 		case <-timerC(s.breakTimer):
 			s.breakTimer = nil
@@ -228,6 +252,13 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 				s.sendBreak()
 			} else if r, done := s.breakUnanswered(); done {
 				return r
+			}
+		case <-timerC(s.leaveTimer):
+			s.leaveTimer = nil
+			if s.st == Running && s.phase == phaseStopping {
+				// The target stayed running through the grace: leave it so.
+				s.Stats.StoppedSafe = true
+				s.leave()
 			}
 		case <-timerC(s.stopTimer):
 			s.stopTimer = nil
@@ -317,11 +348,17 @@ func (s *Session) line(l Line) {
 		if s.st == Starting || s.st == Waiting || s.st == Running {
 			s.connected()
 		}
+		if script.InitialBreakRequested(l.Text) && s.st == Connected {
+			// The target will halt by itself: a break of ours on top would
+			// be queued by kd and halt the target again after the next g.
+			s.halting = true
+		}
 	case script.Shutdown:
 		s.note(hclog.Info, "the target is rebooting: kd has lost its breakpoints; they will be armed again when it reconnects")
 		s.armed = false
 		s.queue, s.inflight = nil, nil
 		s.breakAsked = false
+		s.halting = false
 		stopTimerSafe(s.breakTimer)
 		s.breakTimer = nil
 		s.move(InShutdown)
@@ -329,7 +366,14 @@ func (s *Session) line(l Line) {
 	case script.BreakpointHit:
 		s.hit()
 	case script.BreakException:
-		if !s.breakAsked {
+		if s.breakAsked {
+			// Our break landed: the target is stopped even if the prompt
+			// is slow to come (kd loads nt's symbols to show where it
+			// stopped, which on the first break can take minutes). Another
+			// break now would be queued and halt the target right after the
+			// next g, possibly the last one before kdlaunch leaves.
+			s.halting = true
+		} else {
 			// The target stopped by itself (a PoolHitTag hit, a hard-coded
 			// breakpoint): a prompt follows, and a break now would reach a
 			// halted target.
@@ -445,6 +489,27 @@ func (s *Session) startDisarm() {
 	}
 }
 
+// awaitLeave follows the stop's g (state Running). If the target halts
+// again within the grace, the prompt makes dispatch send bc * and g once
+// more; if it stays quiet, the leave timer sends CTRL+B ENTER.
+func (s *Session) awaitLeave() {
+	s.stopResumes++
+	grace := s.Timing.LeaveGrace
+	if grace <= 0 {
+		grace = DefaultLeaveGrace
+	}
+	if s.stopResumes > maxStopResumes {
+		s.note(hclog.Warn, fmt.Sprintf("the target halted again after each of %d resumes: leaving kd anyway; it may be halted now", maxStopResumes))
+		s.leave()
+		return
+	}
+	if s.stopResumes > 1 {
+		s.note(hclog.Info, "the target halted again right after g (a break kd had queued): resumed it again")
+	}
+	stopTimerSafe(s.leaveTimer)
+	s.leaveTimer = time.NewTimer(grace)
+}
+
 func (s *Session) leave() {
 	if !s.move(InLeaveSent) {
 		return
@@ -476,6 +541,12 @@ func (s *Session) sendBreak() {
 
 func (s *Session) breakUnanswered() (Result, bool) {
 	if s.st != BreakingIn {
+		return Result{}, false
+	}
+	if s.halting {
+		// kd said the break landed; only its prompt is late. Wait for it
+		// rather than break a stopped target again.
+		s.note(hclog.Warn, "kd reported the break-in but shows no prompt yet (loading symbols can take minutes); waiting for it")
 		return Result{}, false
 	}
 	if s.breakTries == s.Timing.BreakRetries {
@@ -557,8 +628,7 @@ func (s *Session) dispatch() {
 			s.armed = false
 		case phaseStopping:
 			s.armed = false
-			s.Stats.StoppedSafe = true
-			s.leave()
+			s.awaitLeave()
 		}
 		return
 	}

@@ -30,10 +30,19 @@ type miniKD struct {
 	breaks    int
 	ignore    int // breaks to ignore
 	noEcho    bool
-	exited    chan struct{}
-	once      sync.Once
-	hits      int
-	buf       strings.Builder
+	// promptAfter: after "Break instruction exception" the rest of the
+	// break-in text and the prompt come this late (kd loading symbols).
+	promptAfter time.Duration
+	halted      bool // stopped, prompt shown or on its way
+	queued      int  // breaks that reached a stopped target
+	// selfHaltOnBreak: the target stops by itself (int 3 in a driver) just
+	// as a break is sent; kd queues the break, and the next g halts again.
+	selfHaltOnBreak bool
+	pendingBreak    bool
+	exited          chan struct{}
+	once            sync.Once
+	hits            int
+	buf             strings.Builder
 }
 
 func newMiniKD() *miniKD {
@@ -64,6 +73,19 @@ func (k *miniKD) connect() {
 func (k *miniKD) Interrupt(int) error {
 	k.mu.Lock()
 	k.breaks++
+	if k.halted {
+		k.queued++
+		k.pendingBreak = true
+	}
+	if k.selfHaltOnBreak && k.running {
+		k.selfHaltOnBreak = false
+		k.running, k.halted = false, true
+		k.queued++
+		k.pendingBreak = true
+		k.mu.Unlock()
+		k.print("Break instruction exception - code 80000003 (first chance)\nDdkdrv!DdkCheck+0x3c:\n0: kd> ")
+		return nil
+	}
 	if !k.connected || !k.running || k.ignore > 0 {
 		if k.ignore > 0 {
 			k.ignore--
@@ -71,10 +93,29 @@ func (k *miniKD) Interrupt(int) error {
 		k.mu.Unlock()
 		return nil
 	}
-	k.running = false
+	k.running, k.halted = false, true
+	delay := k.promptAfter
 	k.mu.Unlock()
-	go k.print("Break instruction exception - code 80000003 (first chance)\nnt!DbgBreakPointWithStatus:\n0: kd> ")
+	go func() {
+		k.print("Break instruction exception - code 80000003 (first chance)\n")
+		time.Sleep(delay)
+		k.print("nt!DbgBreakPointWithStatus:\n0: kd> ")
+	}()
 	return nil
+}
+
+// connectInitialBreak connects with "(Initial Breakpoint requested)" and
+// halts by itself after delay.
+func (k *miniKD) connectInitialBreak(delay time.Duration) {
+	k.mu.Lock()
+	k.connected, k.running = true, true
+	k.mu.Unlock()
+	k.print("Kernel Debugger connection established.  (Initial Breakpoint requested)\n")
+	time.Sleep(delay)
+	k.mu.Lock()
+	k.running, k.halted = false, true
+	k.mu.Unlock()
+	k.print("Break instruction exception - code 80000003 (first chance)\nnt!DbgBreakPointWithStatus:\n0: kd> ")
 }
 
 func (k *miniKD) hit() {
@@ -125,8 +166,16 @@ func (k *miniKD) run(c string) {
 		k.exit()
 	case c == "g":
 		k.mu.Lock()
-		k.running = true
+		k.running, k.halted = true, false
+		again := k.pendingBreak
+		if again {
+			k.pendingBreak = false
+			k.running, k.halted = false, true
+		}
 		k.mu.Unlock()
+		if again {
+			k.print("Break instruction exception - code 80000003 (first chance)\nnt!DbgBreakPointWithStatus:\n0: kd> ")
+		}
 	case strings.HasPrefix(c, "bp "):
 		k.mu.Lock()
 		k.armed = true
@@ -177,7 +226,7 @@ func runSession(t *testing.T, k *miniKD, lim Limits, tm Timing, drive func(stop 
 	}
 }
 
-var fastTiming = Timing{Settle: 10 * time.Millisecond, BreakTimeout: 50 * time.Millisecond, BreakRetries: 3, StopTimeout: time.Second, ResumeOnHalt: true}
+var fastTiming = Timing{Settle: 10 * time.Millisecond, BreakTimeout: 50 * time.Millisecond, BreakRetries: 3, StopTimeout: time.Second, ResumeOnHalt: true, LeaveGrace: 20 * time.Millisecond}
 
 func TestSessionArmsAndStopsSafely(t *testing.T) {
 	k := newMiniKD()
@@ -346,5 +395,77 @@ func TestSessionPromptWithoutConnectionLine(t *testing.T) {
 	lines, _, armed, running, _ := k.snapshot()
 	if armed || !running || !strings.HasPrefix(lines[0], "bp ") {
 		t.Errorf("typed %q, armed %v, running %v", lines, armed, running)
+	}
+}
+
+// The break landed ("Break instruction exception") but kd takes longer than
+// the break timeout to show its prompt: no second break, which kd would
+// queue and which would halt the target again after the next g.
+func TestSessionSlowPromptAfterBreak(t *testing.T) {
+	k := newMiniKD()
+	k.promptAfter = 300 * time.Millisecond // six break timeouts
+	r, _ := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.connect()
+		waitArmed(k)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.breaks != 2 || k.queued != 0 {
+		t.Errorf("%d breaks, %d of them to a stopped target; want 2 (arm, stop), none queued", k.breaks, k.queued)
+	}
+}
+
+// "(Initial Breakpoint requested)": the target stops by itself; the session
+// waits for that prompt after the settle time instead of breaking in.
+func TestSessionInitialBreakRequested(t *testing.T) {
+	k := newMiniKD()
+	r, _ := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.connectInitialBreak(40 * time.Millisecond) // after the settle, within the break timeout
+		waitArmed(k)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.breaks != 1 || k.queued != 0 {
+		t.Errorf("%d breaks, %d to a stopped target; want only the stop's break", k.breaks, k.queued)
+	}
+}
+
+// The target halts by itself just as the stop breaks in: kd queues that
+// break, and the stop's g is answered by another halt. The stop resumes the
+// target again and leaves only once it stays running.
+func TestSessionStopResumesAQueuedBreak(t *testing.T) {
+	k := newMiniKD()
+	r, stats := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.connect()
+		waitArmed(k)
+		k.mu.Lock()
+		k.selfHaltOnBreak = true
+		k.mu.Unlock()
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	lines, _, armed, running, _ := k.snapshot()
+	var plain []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, ".echo ") {
+			plain = append(plain, l)
+		}
+	}
+	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "g", "bc *", "g", "bc *", "g", "\x02"}
+	if fmt.Sprint(plain) != fmt.Sprint(want) || armed || !running {
+		t.Errorf("typed %q (want %q), armed %v, running %v: the target must be left running", plain, want, armed, running)
+	}
+	if !stats.StoppedSafe {
+		t.Errorf("stop not recorded as safe")
 	}
 }

@@ -87,9 +87,35 @@ func Classify(line string) Kind {
 	// like one of kd's announcements go on to the patterns.
 	switch s[0] {
 	case 'W', 'w', 'K', 'C', 'B', '*', 'S', 'T':
-	default:
-		return Other
+		if k := announcement(s); k != Other {
+			return k
+		}
 	}
+	return glued(s)
+}
+
+// A driver's DbgPrint is printed as given, so one without a trailing newline
+// glues kd's next announcement to its text: "Ddkdrv: createBreakpoint 0 hit"
+// (the stacks parser counts these too). Only a whole announcement at the end
+// of the line counts, so a DbgPrint that merely mentions one does not.
+var (
+	reHitGlued      = regexp.MustCompile(`Breakpoint \d+ hit$`)
+	reBreakExcGlued = regexp.MustCompile(`Break instruction exception - code 80000003 \(first chance\)$`)
+)
+
+func glued(s string) Kind {
+	s = strings.TrimRight(s, " \t")
+	switch {
+	case strings.HasSuffix(s, " hit") && reHitGlued.MatchString(s):
+		return BreakpointHit
+	case strings.HasSuffix(s, "(first chance)") && reBreakExcGlued.MatchString(s):
+		return BreakException
+	}
+	return Other
+}
+
+// announcement matches the lines of kd's that start a line.
+func announcement(s string) Kind {
 	switch {
 	case reHit.MatchString(s):
 		return BreakpointHit
@@ -115,6 +141,14 @@ func Classify(line string) Kind {
 		return ServerStarted
 	}
 	return Other
+}
+
+// InitialBreakRequested reports whether a connection line says the target
+// will stop by itself right after connecting: "Kernel Debugger connection
+// established.  (Initial Breakpoint requested)" (kd-facts 3.1), printed when
+// kd runs with -b/-d or CTRL+K asked for a break on connection.
+func InitialBreakRequested(line string) bool {
+	return Classify(line) == Established && strings.Contains(line, "(Initial Breakpoint requested)")
 }
 
 // BreakpointID returns N from "Breakpoint N hit", or -1.

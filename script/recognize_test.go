@@ -35,6 +35,12 @@ func TestClassify(t *testing.T) {
 		{"Opened \\\\.\\com1", Other},
 		{"", Other},
 		{"my driver says Breakpoint 0 hit in a DbgPrint", Other},
+		// A DbgPrint without its newline glues kd's next line to it.
+		{"Ddkdrv: DdkDispatchCreate Breakpoint 0 hit", BreakpointHit},
+		{"avscan: scanning x.tmpBreakpoint 12 hit\r", BreakpointHit},
+		{"Ddkdrv: DdkDispatchCreate Break instruction exception - code 80000003 (first chance)", BreakException},
+		{"Ddkdrv: no Breakpoint hit", Other},
+		{"Ddkdrv: Breakpoint 0 hit twice", Other},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.line); got != tt.want {
@@ -82,6 +88,21 @@ func TestStripPrompt(t *testing.T) {
 	for _, tt := range tests {
 		if got := StripPrompt(tt.in); got != tt.want {
 			t.Errorf("StripPrompt(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestInitialBreakRequested(t *testing.T) {
+	for line, want := range map[string]bool{
+		"Kernel Debugger connection established.  (Initial Breakpoint requested)":    true,
+		"KD: Kernel Debugger connection established. (Initial Breakpoint requested)": true,
+		"Kernel Debugger connection established.  (Initial Breakpoint requested)\r":  true,
+		"Kernel Debugger connection established.":                                    false,
+		"Connected to Windows 10 19041 x64 target at (...), ptr64 TRUE":              false,
+		"Ddkdrv: (Initial Breakpoint requested)":                                     false,
+	} {
+		if got := InitialBreakRequested(line); got != want {
+			t.Errorf("InitialBreakRequested(%q) = %v, want %v", line, got, want)
 		}
 	}
 }

@@ -34,7 +34,18 @@ func TestTranscript(t *testing.T) {
 	if err := nilW.Close(); err != nil {
 		t.Error(err)
 	}
-	if _, err := Open(filepath.Join(t.TempDir(), "no", "such", "dir", "t.log")); err == nil || !regexp.MustCompile(`open transcript`).MatchString(err.Error()) {
-		t.Errorf("Open in a missing folder: %v", err)
+	// A new lab folder is created, like the log's.
+	w, err = Open(filepath.Join(t.TempDir(), "new", "lab", "t.log"))
+	if err != nil {
+		t.Fatalf("Open in a new folder: %v", err)
+	}
+	w.Close()
+	// A folder that cannot be made (its parent is a file) is an error.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(filepath.Join(file, "dir", "t.log")); err == nil || !regexp.MustCompile(`open transcript`).MatchString(err.Error()) {
+		t.Errorf("Open under a file: %v", err)
 	}
 }

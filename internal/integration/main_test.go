@@ -24,6 +24,7 @@ var (
 	root     string
 	kdlaunch string
 	fakekd   string
+	kdalike  string
 )
 
 func TestMain(m *testing.M) {
@@ -35,8 +36,9 @@ func TestMain(m *testing.M) {
 	root = filepath.Dir(strings.TrimSpace(string(out)))
 	kdlaunch = filepath.Join(root, "bin", "kdlaunch")
 	fakekd = filepath.Join(root, "bin", "fakekd")
+	kdalike = filepath.Join(root, "bin", "kdalike")
 	// Build what the user runs, exactly as `make build` does.
-	for _, b := range [][]string{{"-o", kdlaunch, "."}, {"-o", fakekd, "./cmd/fakekd"}} {
+	for _, b := range [][]string{{"-o", kdlaunch, "."}, {"-o", fakekd, "./cmd/fakekd"}, {"-o", kdalike, "./internal/integration/kdalike"}} {
 		cmd := exec.Command("go", append([]string{"build"}, b...)...)
 		cmd.Dir = root
 		cmd.Stderr = os.Stderr
