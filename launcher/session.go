@@ -150,27 +150,36 @@ type SessionConfig struct {
 // decides what may be done.
 type Session struct {
 	SessionConfig
-	st          State
-	since       time.Time // when st last changed
-	phase       phase
-	queue       []Command
-	inflight    *inflight
-	armed       bool
-	breakAsked  bool // kdlaunch sent a break that no prompt has answered yet
-	breakTries  int
-	breakTimer  *time.Timer
-	settleTimer *time.Timer
-	stopTimer   *time.Timer
-	leaveTimer  *time.Timer // the stop's last g was sent: leave kd when it fires with the target still running
-	stopResumes int         // g sent by the stop
-	hitBreak    bool        // the current halt is a PoolHitTag hit
-	halting     bool        // the target has stopped, or said it will: a prompt is on its way, a break would only be queued
-	lost        bool        // kd reported the transport lost
-	seq         int
-	waitedSince time.Time
-	waitNoted   time.Time // last "still waiting" note
-	selfHalts   int       // halts the target made by itself
+	st           State
+	since        time.Time // when st last changed
+	phase        phase
+	queue        []Command
+	inflight     *inflight
+	armed        bool
+	breakAsked   bool // kdlaunch sent a break that no prompt has answered yet
+	breakTries   int
+	breakTimer   *time.Timer
+	settleTimer  *time.Timer
+	stopTimer    *time.Timer
+	leaveTimer   *time.Timer // the stop's last g was sent: leave kd when it fires with the target still running
+	stopResumes  int         // g sent by the stop
+	hitBreak     bool        // the current halt is a PoolHitTag hit
+	halting      bool        // the target has stopped, or said it will: a prompt is on its way, a break would only be queued
+	lost         bool        // kd reported the transport lost
+	seq          int
+	waitedSince  time.Time
+	waitNoted    time.Time // last "still waiting" note
+	selfHalts    int       // halts the target made by itself
+	backlogWaits int       // break timeouts put off because kd's output was still unread
 }
+
+// A break's timeout is put off by backlogWait while kd's output is unread,
+// at most maxBacklogWaits times in a row (a flood of hits from a running
+// target must not put the retry off for ever).
+const (
+	backlogWait     = 100 * time.Millisecond
+	maxBacklogWaits = 50
+)
 
 type inflight struct {
 	cmd     Command
@@ -247,6 +256,16 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 			}
 		case <-timerC(s.breakTimer):
 			s.breakTimer = nil
+			if len(s.Output) > 0 && s.backlogWaits < maxBacklogWaits {
+				// kd's output is not all read yet (a burst of target
+				// output came with the break): the answer may be in it,
+				// and a break sent now would reach a halted target and
+				// halt it again after the next g. Read on first.
+				s.backlogWaits++
+				s.breakTimer = time.NewTimer(backlogWait)
+				continue
+			}
+			s.backlogWaits = 0
 			if s.st == Running || s.st == Connected {
 				s.halting = false // the halt it announced never came
 				s.sendBreak()
@@ -280,12 +299,38 @@ func (s *Session) drain() {
 
 func (s *Session) exited(tail []string) Result {
 	s.move(InExit)
-	st := s.Proc.Wait()
+	st := s.waitExit()
 	if s.phase == phaseStopping && !s.armed {
 		return Result{Outcome: OutcomeStopped, Exit: st, Tail: tail}
 	}
 	return Result{Outcome: OutcomeKdExited, Exit: st, Tail: tail, Armed: s.armed}
 }
+
+// waitExit waits for kd after its output ended. A kd that closed its
+// console (or, on Windows, whose stdout pipe broke) can run on deaf and
+// mute; waiting for it without bound would hang kdlaunch and keep the next
+// kd from starting, so it is killed after a grace.
+func (s *Session) waitExit() ExitStatus {
+	done := make(chan ExitStatus, 1)
+	go func() { done <- s.Proc.Wait() }()
+	grace := s.Timing.StopTimeout
+	if grace <= 0 || grace > exitGrace {
+		grace = exitGrace
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case st := <-done:
+		return st
+	case <-t.C:
+	}
+	s.note(hclog.Warn, fmt.Sprintf("kd's output ended but kd was still running %s later: killing it", grace))
+	_ = s.Proc.Kill()
+	return <-done
+}
+
+// exitGrace caps how long a kd whose output ended may take to exit.
+const exitGrace = 5 * time.Second
 
 // move applies an input; a refused one is reported and changes nothing.
 func (s *Session) move(in Input) bool {
@@ -339,30 +384,35 @@ func (s *Session) line(l Line) {
 	}
 	switch l.Class {
 	case script.Waiting:
-		if s.st != Waiting {
+		switch s.st {
+		case Connected, BreakingIn, Halted, Running:
+			// kd waits for a target it had: the connection broke (a reset
+			// button, a crash without the shutdown text). Like a reboot,
+			// that loses kd's breakpoints (kd-facts 2.5), and kd drops the
+			// command it was running: its prompt and marker never come, so
+			// keeping it in flight would leave the target halted at the
+			// next prompt with nothing typed.
+			s.targetGone("kd lost the target (reset or crash) and waits for it to reconnect: kd has lost its breakpoints")
+			return
+		case Waiting:
+		default:
 			s.note(hclog.Info, "waiting for the target to connect (reboot it now if it is not on its way)")
 		}
 		s.move(InWaiting)
 		s.waitedSince = s.Now()
 	case script.Connected, script.Established:
+		if script.InitialBreakRequested(l.Text) && (s.st == Starting || s.st == Waiting || s.st == Running || s.st == Connected) {
+			// The target will halt by itself: a break of ours on top would
+			// be queued by kd and halt the target again after the next g.
+			// Known before connected() runs, so a stop does not leave kd
+			// just as the target halts (it would stay halted, frozen).
+			s.halting = true
+		}
 		if s.st == Starting || s.st == Waiting || s.st == Running {
 			s.connected()
 		}
-		if script.InitialBreakRequested(l.Text) && s.st == Connected {
-			// The target will halt by itself: a break of ours on top would
-			// be queued by kd and halt the target again after the next g.
-			s.halting = true
-		}
 	case script.Shutdown:
-		s.note(hclog.Info, "the target is rebooting: kd has lost its breakpoints; they will be armed again when it reconnects")
-		s.armed = false
-		s.queue, s.inflight = nil, nil
-		s.breakAsked = false
-		s.halting = false
-		stopTimerSafe(s.breakTimer)
-		s.breakTimer = nil
-		s.move(InShutdown)
-		s.waitedSince = s.Now()
+		s.targetGone("the target is rebooting: kd has lost its breakpoints")
 	case script.BreakpointHit:
 		s.hit()
 	case script.BreakException:
@@ -394,6 +444,36 @@ func (s *Session) line(l Line) {
 	}
 }
 
+// targetGone: the target left the line (reboot, reset). kd has lost its
+// breakpoints and forgets any command or break in flight. A hunt re-arms at
+// the reconnection; a stop has nothing left to clear, so it leaves at once
+// instead of waiting for a target that may take minutes to boot (or never
+// come back).
+func (s *Session) targetGone(why string) {
+	if s.st == Stopping || s.st == Exited {
+		return // already leaving: CTRL+B ENTER is sent
+	}
+	s.armed = false
+	s.queue, s.inflight = nil, nil
+	s.breakAsked = false
+	s.halting = false
+	s.hitBreak = false
+	stopTimerSafe(s.breakTimer)
+	s.breakTimer = nil
+	stopTimerSafe(s.settleTimer)
+	s.settleTimer = nil
+	stopTimerSafe(s.leaveTimer)
+	s.leaveTimer = nil
+	s.move(InShutdown)
+	s.waitedSince = s.Now()
+	if s.phase == phaseStopping {
+		s.note(hclog.Info, why+"; nothing is left armed, so kdlaunch leaves kd now")
+		s.leave()
+		return
+	}
+	s.note(hclog.Info, why+"; they will be armed again when it reconnects")
+}
+
 func (s *Session) connected() {
 	s.lost = false
 	if s.st == Running {
@@ -401,9 +481,15 @@ func (s *Session) connected() {
 	}
 	s.move(InConnected)
 	if s.phase == phaseStopping {
-		if s.armed {
-			s.sendBreak()
+		if s.armed || s.halting {
+			// Armed: clear it. Halting (initial breakpoint requested):
+			// resume it, or kd would leave a frozen target.
+			s.queue = s.disarmQueue()
+			s.startDisarm()
 		} else {
+			// A new kd attaching cleared whatever an earlier one left
+			// armed (kd-facts 2.3), and the target runs.
+			s.Stats.StoppedSafe = true
 			s.leave()
 		}
 		return
@@ -566,6 +652,7 @@ func (s *Session) breakUnanswered() (Result, bool) {
 
 func (s *Session) prompt(n int) {
 	s.move(InPrompt)
+	s.backlogWaits = 0
 	s.breakAsked = false
 	s.halting = false
 	s.breakTries = 0

@@ -39,6 +39,8 @@ type miniKD struct {
 	// as a break is sent; kd queues the break, and the next g halts again.
 	selfHaltOnBreak bool
 	pendingBreak    bool
+	noPromptFor     string // a command with this prefix gets no answer (the target was reset)...
+	deaf            bool   // ...nor does anything after it, until the target reconnects
 	exited          chan struct{}
 	once            sync.Once
 	hits            int
@@ -65,7 +67,7 @@ func (k *miniKD) print(s string) { _, _ = k.pw.Write([]byte(s)) }
 
 func (k *miniKD) connect() {
 	k.mu.Lock()
-	k.connected, k.running = true, true
+	k.connected, k.running, k.halted, k.deaf = true, true, false, false
 	k.mu.Unlock()
 	k.print("Connected to Windows 10 19041 x64 target at (Wed Nov 25 22:01:02.051 2026 (UTC + 0:00)), ptr64 TRUE\nKernel Debugger connection established.\n")
 }
@@ -155,6 +157,11 @@ func (k *miniKD) Write(b []byte) (int, error) {
 func (k *miniKD) run(c string) {
 	k.mu.Lock()
 	k.lines = append(k.lines, c)
+	if k.deaf || (k.noPromptFor != "" && strings.HasPrefix(c, k.noPromptFor)) {
+		k.deaf = true
+		k.mu.Unlock()
+		return
+	}
 	if k.running {
 		k.whileRun = append(k.whileRun, c)
 		k.mu.Unlock()
@@ -201,6 +208,12 @@ func (k *miniKD) snapshot() (lines, whileRun []string, armed, running bool, brea
 
 func runSession(t *testing.T, k *miniKD, lim Limits, tm Timing, drive func(stop func())) (Result, *Stats) {
 	t.Helper()
+	return runSessionWith(t, k, lim, tm, nil, drive)
+}
+
+// runSessionWith: setup adjusts the session before it runs.
+func runSessionWith(t *testing.T, k *miniKD, lim Limits, tm Timing, setup func(*Session), drive func(stop func())) (Result, *Stats) {
+	t.Helper()
 	out := make(chan Output, 16)
 	go Pump(k.Output(), out, Sinks{})
 	stats := &Stats{Started: time.Now()}
@@ -210,6 +223,9 @@ func runSession(t *testing.T, k *miniKD, lim Limits, tm Timing, drive func(stop 
 		Plan:   Plan{Arm: []Command{{Text: `bp nt!MmAllocateSpecialPool ";kb;g"`}}},
 		Timing: tm, Limits: lim,
 	}}
+	if setup != nil {
+		setup(s)
+	}
 	stop := make(chan struct{})
 	var once sync.Once
 	res := make(chan Result, 1)
@@ -467,5 +483,115 @@ func TestSessionStopResumesAQueuedBreak(t *testing.T) {
 	}
 	if !stats.StoppedSafe {
 		t.Errorf("stop not recorded as safe")
+	}
+}
+
+// The target is reset while halted, as kdlaunch arms: kd answers the bp
+// with no prompt and waits for the target. The dropped command must not
+// stay in flight, or the prompt after the reconnection's break would be
+// taken as its answer and the target left halted with nothing typed.
+func TestSessionTargetResetWhileArming(t *testing.T) {
+	k := newMiniKD()
+	k.noPromptFor = "bp "
+	r, _ := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.connect()
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			if lines, _, _, _, _ := k.snapshot(); len(lines) > 0 && strings.HasPrefix(lines[len(lines)-1], ".echo ") && strings.HasPrefix(lines[len(lines)-2], "bp ") {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		k.mu.Lock()
+		k.connected, k.running, k.halted, k.noPromptFor = false, false, false, ""
+		k.armed = false
+		k.mu.Unlock()
+		k.print("The transport connection between host kernel debugger and target Windows seems lost.\nWaiting to reconnect...\n")
+		time.Sleep(30 * time.Millisecond)
+		k.connect()
+		waitArmed(k)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	lines, wr, armed, running, _ := k.snapshot()
+	if armed || !running || len(wr) != 1 || wr[0] != "\x02" {
+		t.Errorf("armed %v running %v typed while running %q", armed, running, wr)
+	}
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "bp ") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("bp typed %d times, want 2 (again after the reset): %q", n, lines)
+	}
+}
+
+// A reboot while the stop breaks in: nothing is left armed, so kdlaunch
+// leaves at once rather than wait for a target that may take minutes.
+func TestSessionRebootDuringStopLeavesAtOnce(t *testing.T) {
+	k := newMiniKD()
+	start := time.Now()
+	r, st := runSession(t, k, Limits{}, fastTiming, func(stop func()) {
+		k.connect()
+		waitArmed(k)
+		k.mu.Lock()
+		k.ignore = 1000 // the stop's break meets the reboot
+		k.mu.Unlock()
+		stop()
+		time.Sleep(10 * time.Millisecond)
+		k.mu.Lock()
+		k.armed, k.connected, k.running = false, false, false
+		k.mu.Unlock()
+		k.print("Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables.\nWaiting to reconnect...\n")
+	})
+	if r.Outcome != OutcomeStopped || r.Armed {
+		t.Fatalf("outcome %v armed %v, want stopped with nothing armed", r.Outcome, r.Armed)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %s", d)
+	}
+	if lines, _, _, _, _ := k.snapshot(); lines[len(lines)-1] != "\x02" {
+		t.Errorf("last input %q, want CTRL+B", lines[len(lines)-1])
+	}
+	_ = st
+}
+
+// kd's output ends but kd runs on (console closed, a broken stdout pipe):
+// the session must not wait for it forever.
+func TestSessionOutputEndsKdRunsOn(t *testing.T) {
+	k := newMiniKD()
+	tm := fastTiming
+	tm.StopTimeout = 100 * time.Millisecond
+	r, _ := runSession(t, k, Limits{}, tm, func(func()) {
+		k.connect()
+		waitArmed(k)
+		_ = k.pw.Close() // output ends; Wait blocks until Kill
+	})
+	if r.Outcome != OutcomeKdExited || !r.Armed {
+		t.Fatalf("outcome %v armed %v, want kd exited with the breakpoint armed", r.Outcome, r.Armed)
+	}
+}
+
+// A kd started only to clear what a crashed one left (a stop came while kd
+// was down) meets a target that asked for the initial breakpoint: it must
+// resume it before leaving, not leave a target about to halt.
+func TestSessionStoppingIncarnationResumesInitialBreak(t *testing.T) {
+	k := newMiniKD()
+	r, st := runSessionWith(t, k, Limits{}, fastTiming, func(s *Session) { s.phase = phaseStopping }, func(func()) {
+		k.connectInitialBreak(30 * time.Millisecond)
+	})
+	if r.Outcome != OutcomeStopped {
+		t.Fatalf("outcome %v, want stopped", r.Outcome)
+	}
+	lines, _, _, running, _ := k.snapshot()
+	if !running || !st.StoppedSafe {
+		t.Errorf("target running %v, stopped safe %v; typed %q", running, st.StoppedSafe, lines)
+	}
+	if got := strings.Join(lines, "|"); !strings.HasSuffix(got, "g|\x02") {
+		t.Errorf("typed %q, want g then CTRL+B", lines)
 	}
 }

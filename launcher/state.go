@@ -35,7 +35,7 @@ type Input int
 const (
 	InWaiting     Input = iota // kd printed that it waits for the target
 	InConnected                // kd printed that the target connected
-	InShutdown                 // the target is rebooting: breakpoints are gone
+	InShutdown                 // the target is rebooting or was lost (kd waits for it again): breakpoints are gone
 	InPrompt                   // kd printed a prompt
 	InBreakSent                // kdlaunch is about to break in
 	InResumeSent               // kdlaunch is about to send g (or another resume)

@@ -33,6 +33,18 @@ type kdaState struct {
 	ExitReason        string   `json:"exit_reason"`
 	LogEnv            string   `json:"log_env"`
 	Failures          []string `json:"failures"`
+
+	Incarnation   int      `json:"incarnation"`
+	EverConnected bool     `json:"ever_connected"`
+	Reboots       int      `json:"reboots"`
+	Resets        int      `json:"resets"`
+	IgnoredBreaks int      `json:"ignored_breaks"`
+	LostBreaks    int      `json:"lost_breaks"`
+	RaceBreaks    int      `json:"race_breaks"`
+	TypeaheadLost []string `json:"typeahead_lost"`
+	CtrlB         bool     `json:"ctrl_b"`
+	ExitCode      int      `json:"exit_code"`
+	Closed        bool     `json:"closed"`
 }
 
 // startKda runs kdlaunch against bin/kdalike; env holds kdalike's knobs.

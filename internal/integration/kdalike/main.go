@@ -54,6 +54,38 @@ import (
 //	                   target stays at the breakpoint, prompt without a break banner
 //	KDA_SELF_HALT      N: after N hits the target halts by itself (int 3 in a driver)
 //	KDA_HIT_AFTER_G    1: the first hit comes immediately after g
+//
+// Fault knobs (modelled on kd-facts.md; "incarnation" counts kd processes
+// started with the same KDA_STATE, from 1):
+//
+//	KDA_EXIT_AT_START  N: incarnations 1..N fail to open the port and exit 1
+//	                   before any connection
+//	KDA_EXIT_AFTER_HITS N: kd exits with KDA_EXIT_CODE (3) after N hits
+//	KDA_SIGNAL_AFTER_HITS N: kd is killed by SIGKILL after N hits
+//	KDA_FAULT_TIMES    these two and KDA_CLOSE_AFTER_HITS only in incarnations
+//	                   1..N (0: all)
+//	KDA_REBOOT_AFTER_HITS N: the running target reboots after N hits: the
+//	                   Shutdown text, "Waiting to reconnect...", KDA_REBOOT_DOWN
+//	                   (1s) later the connection text again; breakpoints lost
+//	KDA_REBOOTS        how many such reboots per incarnation (1)
+//	KDA_REBOOT_ON_BREAK N: the Nth break that reaches a running target finds
+//	                   it rebooting instead (the break is lost)
+//	KDA_RESET_ON_CMD   PREFIX: the halted target is hard-reset when a command
+//	                   with this prefix arrives: kd answers it with the
+//	                   transport-lost text and waits to reconnect, no prompt
+//	KDA_IGNORE_BREAKS  N: the first N breaks to a running target are lost; -1: all
+//	KDA_LOST_AFTER_HITS N: after N hits the transport is lost (kd-facts 3.1
+//	                   text) for KDA_LOST_FOR (1s), then "KDTARGET: Refreshing
+//	                   KD connection"; breaks meanwhile land after that
+//	KDA_CTRLB_DELAY    kd leaves this long after CTRL+B ENTER (0); "never": not at all
+//	KDA_STALL_AFTER_HITS N: after N hits a partial DbgPrint line, then kd is
+//	                   silent and deaf for KDA_STALL_FOR (1s), then the rest
+//	KDA_CLOSE_AFTER_HITS N: kd closes its console (stdin, stdout, stderr) after
+//	                   N hits and keeps running (up to 60s)
+//	KDA_BURST          N: a break landing on an armed target first flushes N
+//	                   lines of target output (DbgPrint, a hit every 100)
+//	KDA_IGNORE_HUP     1: SIGHUP is ignored (kd survives a pty hangup until its
+//	                   console read fails)
 type config struct {
 	state        string
 	transport    string
@@ -79,6 +111,26 @@ type config struct {
 	race         string
 	selfHalt     int
 	hitAfterG    bool
+
+	exitAtStart     int
+	exitAfterHits   int
+	exitCode        int
+	signalAfterHits int
+	faultTimes      int
+	rebootAfterHits int
+	reboots         int
+	rebootDown      time.Duration
+	rebootOnBreak   int
+	resetOnCmd      string
+	ignoreBreaks    int
+	lostAfterHits   int
+	lostFor         time.Duration
+	ctrlbDelay      time.Duration // < 0: never leave
+	stallAfterHits  int
+	stallFor        time.Duration
+	closeAfterHits  int
+	burst           int
+	ignoreHup       bool
 }
 
 func env(k, def string) string {
@@ -130,7 +182,34 @@ func load() config {
 		race:         os.Getenv("KDA_RACE"),
 		selfHalt:     num("KDA_SELF_HALT", 0),
 		hitAfterG:    os.Getenv("KDA_HIT_AFTER_G") == "1",
+
+		exitAtStart:     num("KDA_EXIT_AT_START", 0),
+		exitAfterHits:   num("KDA_EXIT_AFTER_HITS", 0),
+		exitCode:        num("KDA_EXIT_CODE", 3),
+		signalAfterHits: num("KDA_SIGNAL_AFTER_HITS", 0),
+		faultTimes:      num("KDA_FAULT_TIMES", 0),
+		rebootAfterHits: num("KDA_REBOOT_AFTER_HITS", 0),
+		reboots:         num("KDA_REBOOTS", 1),
+		rebootDown:      dur("KDA_REBOOT_DOWN", time.Second),
+		rebootOnBreak:   num("KDA_REBOOT_ON_BREAK", 0),
+		resetOnCmd:      os.Getenv("KDA_RESET_ON_CMD"),
+		ignoreBreaks:    num("KDA_IGNORE_BREAKS", 0),
+		lostAfterHits:   num("KDA_LOST_AFTER_HITS", 0),
+		lostFor:         dur("KDA_LOST_FOR", time.Second),
+		ctrlbDelay:      ctrlbDelay(),
+		stallAfterHits:  num("KDA_STALL_AFTER_HITS", 0),
+		stallFor:        dur("KDA_STALL_FOR", time.Second),
+		closeAfterHits:  num("KDA_CLOSE_AFTER_HITS", 0),
+		burst:           num("KDA_BURST", 0),
+		ignoreHup:       os.Getenv("KDA_IGNORE_HUP") == "1",
 	}
+}
+
+func ctrlbDelay() time.Duration {
+	if os.Getenv("KDA_CTRLB_DELAY") == "never" {
+		return -1
+	}
+	return dur("KDA_CTRLB_DELAY", 0)
 }
 
 // Received is one command as kdalike got it.
@@ -156,6 +235,18 @@ type State struct {
 	ExitReason          string     `json:"exit_reason"`
 	LogEnv              string     `json:"log_env"`
 	Failures            []string   `json:"failures"`
+
+	Incarnation   int      `json:"incarnation"`    // 1 for the first kd started with this KDA_STATE
+	EverConnected bool     `json:"ever_connected"` // a connection clears what an earlier kd left armed
+	Reboots       int      `json:"reboots"`
+	Resets        int      `json:"resets"`
+	IgnoredBreaks int      `json:"ignored_breaks"`
+	LostBreaks    int      `json:"lost_breaks"`    // breaks that met a reboot
+	RaceBreaks    int      `json:"race_breaks"`    // breaks that arrived right after the target went away (sent before kd said so)
+	TypeaheadLost []string `json:"typeahead_lost"` // markers typed ahead of a command the reset swallowed
+	CtrlB         bool     `json:"ctrl_b"`
+	ExitCode      int      `json:"exit_code"`
+	Closed        bool     `json:"closed"` // console closed, kd still running
 }
 
 type kd struct {
@@ -174,6 +265,20 @@ type kd struct {
 	sinceHalt    int // hits since the last self-halt check
 	firstGDone   bool
 	breakPending bool
+
+	reconnect    <-chan time.Time // the target comes back after a reboot or reset
+	lost         bool             // transport lost: no hits, breaks wait
+	lostEnd      <-chan time.Time
+	faulty       bool // this incarnation's exit/signal faults apply
+	rebootsLeft  int
+	resetDone    bool
+	liveBreaks   int       // breaks that reached a running target
+	goneAt       time.Time // when the target went away (reboot, reset)
+	lostDone     bool
+	stallDone    bool
+	closed       bool
+	lastHitCheck int
+	stdin        *os.File
 }
 
 func main() {
@@ -181,14 +286,34 @@ func main() {
 	k.st.PID = os.Getpid()
 	k.st.Target = "waiting"
 	k.st.Breakpoints = []string{}
+	k.st.Incarnation = incarnation(k.cfg.state)
+	k.faulty = k.cfg.faultTimes == 0 || k.st.Incarnation <= k.cfg.faultTimes
+	k.rebootsLeft = k.cfg.reboots
 	k.openLog()
 	k.save()
+	if k.cfg.ignoreHup {
+		ignoreHangup()
+	}
 
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGINT)
+	if k.st.Incarnation <= k.cfg.exitAtStart {
+		// The port or pipe is still held (by the last kd, a terminal
+		// program): kd says so and exits before any connection.
+		k.banner()
+		k.out("Could not start kernel debugging using com:port=com1,baud=115200 parameters, Win32 error 0n5\n    \"Access is denied.\"\n")
+		k.exit("start failed", 1)
+	}
 	lines := make(chan string, 64)
+	stdin := os.Stdin
+	if k.cfg.closeAfterHits > 0 {
+		// Through the poller, so that closing it ends the pending read and
+		// really lets go of the terminal.
+		stdin = pollableStdin()
+	}
+	k.stdin = stdin
 	go func() {
-		sc := bufio.NewScanner(os.Stdin)
+		sc := bufio.NewScanner(stdin)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
 			lines <- sc.Text()
@@ -211,6 +336,19 @@ func main() {
 				waitsLeft--
 				k.out("Waiting to reconnect...\n")
 			}
+		case <-k.reconnect:
+			k.reconnect = nil
+			k.connect()
+		case <-k.lostEnd:
+			k.lostEnd = nil
+			k.mu.Lock()
+			k.lost = false
+			k.out("KDTARGET: Refreshing KD connection\n")
+			if k.breakPending {
+				k.landBreak()
+			}
+			k.save()
+			k.mu.Unlock()
 		case <-connect.C:
 			waitTick.Stop()
 			k.connect()
@@ -233,7 +371,7 @@ func main() {
 			k.mu.Unlock()
 		case <-hitTick.C:
 			k.mu.Lock()
-			if k.running && len(k.st.Breakpoints) > 0 {
+			if k.running && !k.lost && len(k.st.Breakpoints) > 0 {
 				n := 1
 				if k.cfg.hitInterval == 0 {
 					n = 5
@@ -241,10 +379,15 @@ func main() {
 				for i := 0; i < n && k.running; i++ {
 					k.hit(true)
 				}
+				k.faults(lines)
 			}
 			k.mu.Unlock()
 		case l, ok := <-lines:
 			if !ok {
+				if k.closed {
+					lines = nil
+					continue
+				}
 				k.exit("stdin closed", 0)
 			}
 			k.mu.Lock()
@@ -292,10 +435,28 @@ func (k *kd) save() {
 		return
 	}
 	b, _ := json.MarshalIndent(&k.st, "", "  ")
-	tmp := k.cfg.state + ".tmp"
-	if os.WriteFile(tmp, b, 0o644) == nil {
-		_ = os.Rename(tmp, k.cfg.state)
+	for _, p := range []string{k.cfg.state, fmt.Sprintf("%s.%d", k.cfg.state, k.st.Incarnation)} {
+		tmp := p + ".tmp"
+		if os.WriteFile(tmp, b, 0o644) == nil {
+			_ = os.Rename(tmp, p)
+		}
 	}
+}
+
+// incarnation counts the kd processes started with this state file, so
+// that every one keeps its own record (STATE.1, STATE.2, ...) and faults
+// can be limited to the first few.
+func incarnation(state string) int {
+	if state == "" {
+		return 1
+	}
+	n := 0
+	if b, err := os.ReadFile(state + ".n"); err == nil {
+		n, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	n++
+	_ = os.WriteFile(state+".n", []byte(strconv.Itoa(n)), 0o644)
+	return n
 }
 
 func (k *kd) targetState() string {
@@ -333,6 +494,9 @@ func (k *kd) connect() {
 	defer k.mu.Unlock()
 	k.connected = true
 	k.running = true
+	k.halted = false
+	k.st.EverConnected = true
+	k.goneAt = time.Time{}
 	if k.cfg.transport == "net" {
 		k.out("Connected to target 169.254.221.237 on port 50000 on local IP 169.254.221.236.\n")
 		k.out("You can get the target MAC address by running .kdtargetmac command.\n")
@@ -465,6 +629,9 @@ func (k *kd) breakIn(land *<-chan time.Time, initialPending bool) {
 	}
 	k.st.Breaks = append(k.st.Breaks, state)
 	switch {
+	case !k.connected && !k.goneAt.IsZero() && time.Since(k.goneAt) < 200*time.Millisecond:
+		// Sent before kdlaunch could read that the target went away.
+		k.st.RaceBreaks++
 	case !k.connected:
 		k.st.BreaksBeforeConnect++
 	case k.halted || state == "halting":
@@ -476,7 +643,22 @@ func (k *kd) breakIn(land *<-chan time.Time, initialPending bool) {
 		k.handshake()
 		k.halt(true)
 	case k.breakPending:
+	case k.cfg.ignoreBreaks != 0:
+		// The target does not answer (hung, wrong baud, cable).
+		k.st.IgnoredBreaks++
+		if k.cfg.ignoreBreaks > 0 {
+			k.cfg.ignoreBreaks--
+		}
+	case k.cfg.rebootOnBreak > 0 && k.liveBreaks+1 == k.cfg.rebootOnBreak:
+		// The target was already going down when the break came.
+		k.liveBreaks++
+		k.st.LostBreaks++
+		k.reboot()
+	case k.lost:
+		k.liveBreaks++
+		k.breakPending = true
 	default:
+		k.liveBreaks++
 		k.breakPending = true
 		if k.cfg.breakDelay > 0 {
 			*land = time.After(k.cfg.breakDelay)
@@ -488,9 +670,25 @@ func (k *kd) breakIn(land *<-chan time.Time, initialPending bool) {
 }
 
 func (k *kd) landBreak() {
+	if k.lost {
+		return // lands when the transport is back
+	}
 	k.breakPending = false
 	if !k.running {
 		return
+	}
+	if k.cfg.burst > 0 && len(k.st.Breakpoints) > 0 {
+		// The target's buffered output arrives just ahead of the break.
+		var b strings.Builder
+		for i := 0; i < k.cfg.burst; i++ {
+			fmt.Fprintf(&b, "Ddkdrv: DdkWorker item %d queued at ffffb30e`4c1d%04x, irp ffffb30e`4c1d2a10 status 0\n", i, i%65536)
+			if i%100 == 99 {
+				k.out(b.String())
+				b.Reset()
+				k.hit(false)
+			}
+		}
+		k.out(b.String())
 	}
 	if len(k.st.Breakpoints) > 0 {
 		switch k.cfg.race {
@@ -571,9 +769,26 @@ func (k *kd) echoLine(l string) {
 }
 
 func (k *kd) command(l string, land *<-chan time.Time) {
+	if !k.halted && !k.goneAt.IsZero() && strings.HasPrefix(l, ".echo KDLAUNCH_DONE_") {
+		// Typed right behind the command the reset swallowed.
+		k.st.TypeaheadLost = append(k.st.TypeaheadLost, l)
+		k.save()
+		return
+	}
 	st := k.targetState()
 	k.st.Commands = append(k.st.Commands, Received{Text: l, State: st})
 	if l == "\x02" {
+		k.st.CtrlB = true
+		if k.cfg.ctrlbDelay != 0 {
+			// kd is busy (flushing the log, unloading symbols) or hung.
+			k.st.ExitReason = "ctrl-b pending"
+			k.st.Target = k.targetState()
+			k.save()
+			if k.cfg.ctrlbDelay < 0 {
+				select {}
+			}
+			time.Sleep(k.cfg.ctrlbDelay)
+		}
 		k.exit("ctrl-b", 0)
 	}
 	if !k.halted {
@@ -596,6 +811,18 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 	verb := ""
 	if len(f) > 0 {
 		verb = strings.ToLower(f[0])
+	}
+	if k.cfg.resetOnCmd != "" && !k.resetDone && strings.HasPrefix(cmd, k.cfg.resetOnCmd) {
+		// Someone pressed the target's reset button while it was halted:
+		// the command times out and kd waits for the target to come back,
+		// having lost its breakpoints; no prompt.
+		k.resetDone = true
+		k.st.Resets++
+		k.goneAway()
+		k.out("Retry sending the same data packet for 64 times.\nThe transport connection between host kernel debugger and target Windows seems lost.\nplease try resync with target, recycle the host debugger, or reboot the target Windows.\nWaiting to reconnect...\n")
+		k.reconnect = time.After(k.cfg.rebootDown)
+		k.save()
+		return
 	}
 	switch {
 	case verb == "q" || verb == "qq":
@@ -673,7 +900,78 @@ func (k *kd) symbolsOnce() {
 	})
 }
 
+// goneAway: the target is off the line (rebooting); kd forgets the
+// breakpoints (kd-facts 2.5) and any break in flight.
+func (k *kd) goneAway() {
+	k.connected, k.running, k.halted = false, false, false
+	k.handshook = false
+	k.queuedBreak, k.breakPending = false, false
+	k.st.Breakpoints = []string{}
+	k.goneAt = time.Now()
+	k.setTarget()
+}
+
+// reboot: the running target restarts (kd-facts 2.5 and 3.1 texts).
+func (k *kd) reboot() {
+	k.st.Reboots++
+	k.goneAway()
+	k.out("Shutdown occurred at (Mon Mar  3 10:05:00.000 2025 (UTC + 1:00))...unloading all symbol tables.\nWaiting to reconnect...\n")
+	k.reconnect = time.After(k.cfg.rebootDown)
+	k.save()
+}
+
+// faults runs the hit-count faults after a batch of hits (k.mu held).
+func (k *kd) faults(lines chan string) {
+	h := k.st.Hits
+	if h == k.lastHitCheck {
+		return
+	}
+	k.lastHitCheck = h
+	if k.faulty && k.cfg.exitAfterHits > 0 && h >= k.cfg.exitAfterHits {
+		k.exit("crash", k.cfg.exitCode)
+	}
+	if k.faulty && k.cfg.signalAfterHits > 0 && h >= k.cfg.signalAfterHits {
+		k.st.ExitReason = "killed"
+		k.st.Target = k.targetState()
+		k.save()
+		killSelf()
+	}
+	if k.cfg.rebootAfterHits > 0 && k.rebootsLeft > 0 && h >= k.cfg.rebootAfterHits*(k.cfg.reboots-k.rebootsLeft+1) {
+		k.rebootsLeft--
+		k.reboot()
+		return
+	}
+	if k.cfg.lostAfterHits > 0 && !k.lostDone && h >= k.cfg.lostAfterHits {
+		k.lostDone = true
+		k.lost = true
+		k.out("Retry sending the same data packet for 64 times.\nThe transport connection between host kernel debugger and target Windows seems lost.\nplease try resync with target, recycle the host debugger, or reboot the target Windows.\n")
+		k.lostEnd = time.After(k.cfg.lostFor)
+		k.save()
+	}
+	if k.cfg.stallAfterHits > 0 && !k.stallDone && h >= k.cfg.stallAfterHits {
+		k.stallDone = true
+		k.out("Ddkdrv: DdkDispatchCreate irp ")
+		time.Sleep(k.cfg.stallFor)
+		k.out("ffffb30e`4c1d2a10 status 0\n")
+	}
+	if k.faulty && k.cfg.closeAfterHits > 0 && !k.closed && h >= k.cfg.closeAfterHits {
+		k.closed = true
+		k.st.Closed = true
+		k.save()
+		// stdout and stderr become /dev/null (closing them would let the
+		// state file reuse their numbers); stdin is closed.
+		muteOutput()
+		_ = k.stdin.Close()
+		go func() {
+			time.Sleep(60 * time.Second)
+			k.mu.Lock()
+			k.exit("closed console timeout", 0)
+		}()
+	}
+}
+
 func (k *kd) exit(reason string, code int) {
+	k.st.ExitCode = code
 	k.st.ExitReason = reason
 	k.st.Target = k.targetState()
 	k.save()
