@@ -231,29 +231,8 @@ func (c *RunCmd) load() (*config.Config, error) {
 		}
 		cfg.Server.Transport = "npipe:pipe=" + c.Pipe
 	}
-	switch {
-	case c.Connect != "":
-		if c.Port != "" || c.Baud != 0 {
-			return nil, fmt.Errorf("%w: give either --connect or --port/--baud, not both", config.ErrInvalid)
-		}
-		cfg.Target.Connection = c.Connect
-	case c.Port != "" || c.Baud != 0:
-		port, baud := c.Port, c.Baud
-		if port == "" {
-			port = "com1"
-		}
-		if baud == 0 {
-			baud = 19200
-		}
-		switch baud {
-		case 9600, 19200, 38400, 57600, 115200:
-		default:
-			return nil, fmt.Errorf("%w: --baud %d: kd takes 9600, 19200, 38400, 57600 or 115200", config.ErrInvalid, baud)
-		}
-		if !strings.HasPrefix(strings.ToLower(strings.TrimPrefix(port, `\\.\`)), "com") || strings.ContainsAny(port, " ,") {
-			return nil, fmt.Errorf("%w: --port %q: use a COM port name such as com1 (for KDNET use --connect net:port=N,key=K)", config.ErrInvalid, port)
-		}
-		cfg.Target.Connection = fmt.Sprintf("com:port=%s,baud=%d", port, baud)
+	if err := setConnection(cfg, c.Connect, c.Port, c.Baud); err != nil {
+		return nil, err
 	}
 	cfg.Script.Commands = append(cfg.Script.Commands, c.Command...)
 	if c.ReplaceScript {
@@ -427,4 +406,33 @@ func summary(s streams, st *launcher.Stats, logPath string, err error, red *reda
 	}
 	fmt.Fprintf(s.Out, "  log:      %s\n", logPath)
 	fmt.Fprintf(s.Out, "  next:     kdlaunch report %s\n", quoteArg(logPath))
+}
+
+// setConnection applies --connect or --port/--baud (run and target-setup
+// share them, so host and target cannot be told different things).
+func setConnection(cfg *config.Config, connect, port string, baud int) error {
+	switch {
+	case connect != "":
+		if port != "" || baud != 0 {
+			return fmt.Errorf("%w: give either --connect or --port/--baud, not both", config.ErrInvalid)
+		}
+		cfg.Target.Connection = connect
+	case port != "" || baud != 0:
+		if port == "" {
+			port = "com1"
+		}
+		if baud == 0 {
+			baud = 19200
+		}
+		switch baud {
+		case 9600, 19200, 38400, 57600, 115200:
+		default:
+			return fmt.Errorf("%w: --baud %d: kd takes 9600, 19200, 38400, 57600 or 115200", config.ErrInvalid, baud)
+		}
+		if !strings.HasPrefix(strings.ToLower(strings.TrimPrefix(port, `\\.\`)), "com") || strings.ContainsAny(port, " ,") {
+			return fmt.Errorf("%w: --port %q: use a COM port name such as com1 (for KDNET use --connect net:port=N,key=K)", config.ErrInvalid, port)
+		}
+		cfg.Target.Connection = fmt.Sprintf("com:port=%s,baud=%d", port, baud)
+	}
+	return nil
 }

@@ -105,21 +105,8 @@ func (c *TargetSetupCmd) load() (*config.Config, error) {
 	if c.Strategy != "" {
 		cfg.Target.Strategy = c.Strategy
 	}
-	switch {
-	case c.Connect != "":
-		if c.Port != "" || c.Baud != 0 {
-			return nil, fmt.Errorf("%w: give either --connect or --port/--baud, not both", config.ErrInvalid)
-		}
-		cfg.Target.Connection = c.Connect
-	case c.Port != "" || c.Baud != 0:
-		port, baud := c.Port, c.Baud
-		if port == "" {
-			port = "com1"
-		}
-		if baud == 0 {
-			baud = 19200
-		}
-		cfg.Target.Connection = fmt.Sprintf("com:port=%s,baud=%d", port, baud)
+	if err := setConnection(cfg, c.Connect, c.Port, c.Baud); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }

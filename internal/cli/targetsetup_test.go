@@ -258,7 +258,7 @@ func TestTargetSetupRejects(t *testing.T) {
 		{[]string{"--connect", "net:port=50000,key=" + tsKey}, "--host-ip is required for a network (KDNET) connection: the target connects to this host"},
 		{[]string{"--connect", "tcp:port=5005"}, "not supported"},
 		{[]string{"--connect", "com:port=com1,baud=115200", "--port", "com2"}, "not both"},
-		{[]string{"--port", "com1", "--baud", "1234"}, `baud "1234"`},
+		{[]string{"--port", "com1", "--baud", "1234"}, `--baud 1234: kd takes 9600`},
 		{[]string{"--port", "1"}, `port "1"`},
 		{[]string{"--tag", "Ddk!x"}, "5 characters"},
 		{[]string{"--tag", "N*x"}, "last character"},
