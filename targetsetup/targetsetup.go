@@ -360,10 +360,7 @@ func cmdScript(w *writer, p plan) {
 	connectionNotes(w, p)
 	w.l("bcdedit /debug on || exit /b 1")
 	w.l("%s || exit /b 1", dbgsettings(p))
-	if p.conn.Kind == KindNet && p.key == "" {
-		w.c("bcdedit prints the key it generated (Key=...): give it to the host, as [target] key in")
-		w.c("the config or kd -k net:port=%d,key=KEY. It is a secret.", p.conn.NetPort)
-	}
+	generatedKeyNote(w, p)
 	w.blank()
 	tagSection(w, p, FormatCmd)
 	w.blank()
@@ -444,10 +441,7 @@ func powershellScript(w *writer, p plan) {
 	w.l("if ($LASTEXITCODE -ne 0) { throw \"bcdedit /debug on failed with exit code $LASTEXITCODE\" }")
 	w.l("%s", dbgsettings(p))
 	w.l("if ($LASTEXITCODE -ne 0) { throw \"bcdedit /dbgsettings %s failed with exit code $LASTEXITCODE\" }", p.conn.Kind)
-	if p.conn.Kind == KindNet && p.key == "" {
-		w.c("bcdedit prints the key it generated (Key=...): give it to the host, as [target] key in")
-		w.c("the config or kd -k net:port=%d,key=KEY. It is a secret.", p.conn.NetPort)
-	}
+	generatedKeyNote(w, p)
 	w.blank()
 	tagSection(w, p, FormatPowerShell)
 	w.blank()
@@ -510,4 +504,12 @@ func EncodeRegFile(s string) []byte {
 		b = append(b, byte(c), byte(c>>8))
 	}
 	return b
+}
+
+// generatedKeyNote tells where the KDNET key bcdedit generates must go.
+func generatedKeyNote(w *writer, p plan) {
+	if p.conn.Kind == KindNet && p.key == "" {
+		w.c("bcdedit prints the key it generated (Key=...): give it to the host, as [target] key in")
+		w.c("the config or kd -k net:port=%d,key=KEY. It is a secret.", p.conn.NetPort)
+	}
 }
