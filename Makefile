@@ -67,12 +67,11 @@ demo: build
 	bin/kdlaunch run --config config.demo.toml --kd bin/fakekd \
 	  --log $(DEMO)/debug.log --transcript $(DEMO)/transcript.log \
 	  --tag Ddk --max-hits 200 --duration 20s
-	@echo
-	bin/kdlaunch report --top 5 $(DEMO)/debug.log
-	@echo
 	bin/kdlaunch report --format folded -o $(DEMO)/stacks.folded $(DEMO)/debug.log
 	bin/kdlaunch report --format pprof -o $(DEMO)/stacks.pb.gz $(DEMO)/debug.log
 	@echo "demo: log, transcript, folded stacks and pprof profile in $(DEMO)/ (go tool pprof -http=: $(DEMO)/stacks.pb.gz)"
+	@echo
+	bin/kdlaunch report --top 5 $(DEMO)/debug.log
 
 cross:
 	bash scripts/cross.sh
