@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -157,8 +158,15 @@ func Default() *Config {
 // errors that name the file and, where TOML knows it, the line.
 func Load(path string) (*Config, error) {
 	c := Default()
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("config %s is a folder: give the lab's TOML file (see config.example.toml)", path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
 	md, err := toml.Decode(string(b), c)
@@ -167,7 +175,17 @@ func Load(path string) (*Config, error) {
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("config %s: line %d: %s", path, errorLine(b, pe), firstLine(pe.Message))
 		}
+		if m := reTypeError.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("config %s: line %s: %s is a TOML %s: give %s", path, m[1], m[2], tomlType(m[3]), wantType(m[4]))
+		}
+		if m := reTableError.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("config %s: line %s: %s is a TOML %s: give a table, [%s] with key = value lines", path, m[1], m[2], tomlType(m[3]), m[2])
+		}
 		return nil, fmt.Errorf("config %s: %s", path, firstLine(err.Error()))
+	}
+	// toml.Decode drops a value of the wrong kind for a map without a word.
+	if md.IsDefined("env") && md.Type("env") != "Hash" {
+		return nil, fmt.Errorf("config %s: env is a TOML %s: give a table, [env] with NAME = \"value\" lines", path, strings.ToLower(md.Type("env")))
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))
@@ -178,6 +196,46 @@ func Load(path string) (*Config, error) {
 	}
 	c.Path = path
 	return c, nil
+}
+
+// reTypeError matches the decoder's message for a value of the wrong type.
+var reTypeError = regexp.MustCompile(`line (\d+) \(last key "([^"]+)"\): incompatible types: TOML value has type (\S+); destination has type (\w+)`)
+
+// reTableError matches the decoder's message for a value where a table belongs.
+var reTableError = regexp.MustCompile(`line (\d+) \(last key "([^"]+)"\): type mismatch for [\w.]+: expected table but found (\w+)`)
+
+// tomlType turns the decoder's Go name for a TOML value into TOML's.
+func tomlType(goType string) string {
+	switch goType {
+	case "int64":
+		return "integer"
+	case "float64":
+		return "float"
+	case "bool":
+		return "boolean"
+	case "[]any", "[]interface {}":
+		return "array"
+	case "map[string]any", "map[string]interface {}":
+		return "table"
+	}
+	return goType
+}
+
+// wantType says, for the decoder's name of the Go type, what to write.
+func wantType(goType string) string {
+	switch goType {
+	case "slice":
+		return `a list of strings in quotes, like ["-v"]`
+	case "boolean":
+		return "true or false, without quotes"
+	case "integer":
+		return "a whole number, without quotes"
+	case "float":
+		return "a number, without quotes"
+	case "string":
+		return "a string in quotes"
+	}
+	return "a " + goType
 }
 
 // errorLine is the line the error is on. The parser counts a newline it

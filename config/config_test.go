@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -81,6 +82,12 @@ func TestLoadErrors(t *testing.T) {
 		{"bad duration", "[limits]\nduration = \"soon\"\n", "bad duration", false},
 		{"negative duration", "[limits]\nduration = \"-5s\"\n", "negative", false},
 		{"wrong type", "[limits]\nmax_hits = \"many\"\n", "max_hits", false},
+		{"wrong type says what to give", "[kd]\nargs = \"-v\"\n", `line 2: kd.args is a TOML string: give a list of strings in quotes, like ["-v"]`, false},
+		{"float for integer", "[limits]\nmax_hits = 1.5\n", "limits.max_hits is a TOML float: give a whole number", false},
+		{"string for boolean", "[kd]\nfresh_log = \"yes\"\n", "give true or false", false},
+		{"value for table", "kd = \"x\"\n", "kd is a TOML string: give a table, [kd]", false},
+		{"env not a table", "env = \"x\"\n", "env is a TOML string: give a table", false},
+		{"env an array", "env = [\"A=1\"]\n", "env is a TOML array: give a table", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,8 +103,11 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Load(filepath.Join(t.TempDir(), "none.toml")); err == nil || !strings.Contains(err.Error(), "none.toml") {
-		t.Errorf("missing file: %v", err)
+	if _, err := Load(filepath.Join(t.TempDir(), "none.toml")); err == nil || strings.Count(err.Error(), "none.toml") != 1 {
+		t.Errorf("missing file: %v, want the path named once", err)
+	}
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is a folder") {
+		t.Errorf("folder: %v", err)
 	}
 }
 
@@ -136,6 +146,10 @@ func TestValidate(t *testing.T) {
 		{"on_unexpected_halt", func(c *Config) { c.Supervise.UnexpectedHalts = "x" }, "on_unexpected_halt"},
 		{"max hits", func(c *Config) { c.Limits.MaxHits = -1 }, "max_hits"},
 		{"max rate", func(c *Config) { c.Limits.MaxRate = -1 }, "max_rate"},
+		{"max rate NaN", func(c *Config) { c.Limits.MaxRate = math.NaN() }, "max_rate"},
+		{"max rate Inf", func(c *Config) { c.Limits.MaxRate = math.Inf(1) }, "max_rate"},
+		{"max rate without window", func(c *Config) { c.Limits.MaxRate = 5; c.Limits.RateWindow.Duration = 0 }, "rate_window"},
+		{"no window without max rate", func(c *Config) { c.Limits.RateWindow.Duration = 0 }, ""},
 		{"empty log", func(c *Config) { c.KD.Log = "" }, "kd.log"},
 		{"zero break timeout", func(c *Config) { c.Supervise.BreakTimeout.Duration = 0 }, "break_timeout"},
 	}

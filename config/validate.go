@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"runtime"
@@ -113,8 +114,11 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxHits < 0 {
 		return invalid("limits.max_hits %d: must be 0 (no limit) or more", c.Limits.MaxHits)
 	}
-	if c.Limits.MaxRate < 0 {
-		return invalid("limits.max_rate %g: must be 0 (no cap) or more", c.Limits.MaxRate)
+	if c.Limits.MaxRate < 0 || math.IsNaN(c.Limits.MaxRate) || math.IsInf(c.Limits.MaxRate, 0) {
+		return invalid("limits.max_rate %g: must be a number, 0 (no cap) or more", c.Limits.MaxRate)
+	}
+	if c.Limits.MaxRate > 0 && c.Limits.RateWindow.Duration <= 0 {
+		return invalid("limits.rate_window must be more than 0 when limits.max_rate is set (the rate is measured over it): use e.g. \"10s\"")
 	}
 	if c.Supervise.MaxRestarts < 0 || c.Supervise.BreakRetries < 1 {
 		return invalid("supervise.max_restarts must be 0 or more and supervise.break_retries 1 or more")

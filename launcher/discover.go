@@ -141,6 +141,10 @@ func (f kdFinder) isFile(p string) error {
 	if fi.IsDir() {
 		return fmt.Errorf("%s is a directory", p)
 	}
+	// Windows has no execute bit: CreateProcess judges the file itself.
+	if f.goos != "windows" && fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s is not executable", p)
+	}
 	return nil
 }
 

@@ -21,9 +21,11 @@ type fakeInfo struct {
 	dir  bool
 }
 
-func (i fakeInfo) Name() string       { return i.name }
-func (i fakeInfo) Size() int64        { return 0 }
-func (i fakeInfo) Mode() fs.FileMode  { return map[bool]fs.FileMode{true: fs.ModeDir, false: 0}[i.dir] }
+func (i fakeInfo) Name() string { return i.name }
+func (i fakeInfo) Size() int64  { return 0 }
+func (i fakeInfo) Mode() fs.FileMode {
+	return map[bool]fs.FileMode{true: fs.ModeDir | 0o755, false: 0o755}[i.dir]
+}
 func (i fakeInfo) ModTime() time.Time { return time.Time{} }
 func (i fakeInfo) IsDir() bool        { return i.dir }
 func (i fakeInfo) Sys() any           { return nil }
@@ -191,5 +193,16 @@ func TestFindKDHost(t *testing.T) {
 	var nf *KDNotFoundError
 	if !errors.As(err, &nf) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("missing configured path: err = %v", err)
+	}
+
+	if runtime.GOOS != "windows" {
+		text := filepath.Join(dir, "notes.txt")
+		if err := os.WriteFile(text, []byte("not kd\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = FindKD(text)
+		if !errors.As(err, &nf) || !strings.Contains(err.Error(), "not executable") {
+			t.Fatalf("non-executable configured path: err = %v", err)
+		}
 	}
 }

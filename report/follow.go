@@ -123,7 +123,7 @@ func (fl *follower) read() error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("open log %s: %w", fl.path, err)
+			return fmt.Errorf("open log %s: %w", fl.path, unwrapPath(err))
 		}
 		info, err := f.Stat()
 		if err != nil {
@@ -237,4 +237,13 @@ func rate(n int, d time.Duration) float64 {
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// unwrapPath drops the *fs.PathError wrapper, whose text repeats the path.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

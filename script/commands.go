@@ -59,7 +59,27 @@ func ValidateCommand(cmd string) error {
 	if strings.Contains(cmd, MarkerPrefix) {
 		return fmt.Errorf("%w %q: %s is reserved for kdlaunch's own markers", ErrBadCommand, cmd, MarkerPrefix)
 	}
+	if quits(cmd) {
+		return fmt.Errorf("%w %q: it quits kd and leaves the target halted with its breakpoints: drop it; kdlaunch stops safely by itself (--max-hits, --duration, Ctrl+C)", ErrBadCommand, cmd)
+	}
 	return nil
+}
+
+// quits reports whether a kd command line holds q, qq or qd as a command,
+// including inside a breakpoint's quoted command string ("kb;q" quits kd at
+// the first hit): kd would leave with the target halted and the breakpoints
+// armed, and the supervisor restart it in a loop. Splitting at quotes too
+// errs on the side of refusing (.echo "a;q").
+func quits(cmd string) bool {
+	for _, p := range strings.FieldsFunc(cmd, func(r rune) bool { return r == ';' || r == '"' }) {
+		if f := strings.Fields(p); len(f) > 0 {
+			switch strings.ToLower(f[0]) {
+			case "q", "qq", "qd":
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // IsMarker reports whether a complete output line is exactly the marker.

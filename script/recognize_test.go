@@ -144,6 +144,11 @@ func TestValidateCommand(t *testing.T) {
 	}{
 		{`bp nt!MmAllocateSpecialPool ";kb;g"`, true},
 		{"bl", true},
+		{"q", false},
+		{"k;qq", false},
+		{`bp nt!Foo "kb;q"`, false},
+		{".echo q", true},
+		{"qux", true},
 		{"", false},
 		{"   ", false},
 		{"bl\ng", false},

@@ -277,11 +277,15 @@ func tagTitle(t pooltag.Tag) string { return fmt.Sprintf("pool tag %s = %s", t.Q
 
 // GFlagsArg is the tag as one argument of gflags /r|/k +spp, quoted as shell
 // (FormatCmd or FormatPowerShell) needs; ok=false when cmd cannot carry it
-// safely (it holds '%'), so only the reg add lines should be offered.
+// safely (it holds '%' or '"', which no quoting passes through intact), so
+// only the reg add lines should be offered.
 func GFlagsArg(t pooltag.Tag, shell string) (arg string, ok bool) {
 	s := t.String()
+	if strings.Contains(s, `"`) {
+		return "", false
+	}
 	if shell == FormatPowerShell {
-		return "'" + s + "'", true
+		return "'" + strings.ReplaceAll(s, "'", "''") + "'", true
 	}
 	if strings.Contains(s, "%") {
 		return "", false

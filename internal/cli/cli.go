@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 
 	"github.com/alecthomas/kong"
 	"github.com/kdlaunch/kdlaunch/config"
@@ -60,6 +61,9 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 		}
 	}()
 	ctx, err := parser.Parse(args)
+	if err == nil {
+		err = emptyFlag(ctx)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kdlaunch: %v\n", err)
 		return 2
@@ -77,6 +81,18 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 		return 1
 	}
 	return 0
+}
+
+// emptyFlag refuses a string flag given an empty value (--log "" from an
+// unset variable, say): each command would otherwise treat it as not given
+// and silently fall back to the default or the config file.
+func emptyFlag(ctx *kong.Context) error {
+	for _, f := range ctx.Flags() {
+		if f.Set && f.Target.Kind() == reflect.String && f.Target.String() == "" {
+			return fmt.Errorf("--%s is empty: give a value, or leave the flag out for its default", f.Name)
+		}
+	}
+	return nil
 }
 
 // exitPanic unwinds out of kong's --help/--version handling without calling

@@ -18,7 +18,7 @@ import (
 // ReportCmd is `kdlaunch report [flags] LOG...`: it reads kd/WinDbg logs,
 // groups identical stacks, names the culprit of each and prints the result.
 type ReportCmd struct {
-	Logs     []string      `arg:"" name:"log" help:"kd/WinDbg debug logs to read; '-' reads standard input. Several logs are added up."`
+	Logs     []string      `arg:"" optional:"" name:"log" help:"kd/WinDbg debug logs to read; '-' reads standard input. Several logs are added up."`
 	Format   string        `short:"f" enum:"table,json,folded,pprof" default:"table" help:"Output format: table (for a person), json, folded (flamegraph.pl, speedscope, inferno) or pprof (go tool pprof -http=: FILE)."`
 	Output   string        `short:"o" placeholder:"FILE" help:"Write the output to FILE instead of standard output (FILE is replaced only once the logs were read)."`
 	Top      int           `default:"10" help:"Stacks shown in the table (0 shows all); json, folded and pprof always hold every stack."`
@@ -46,7 +46,7 @@ func (c *ReportCmd) Run(s streams) error {
 		stderr = os.Stderr
 	}
 	if len(c.Logs) == 0 {
-		return errors.New("report: no log given (use - for standard input)")
+		return errors.New("report: no log given: kdlaunch report FILE... (- reads standard input)")
 	}
 	format := c.Format
 	if format == "" {

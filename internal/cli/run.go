@@ -46,7 +46,7 @@ type RunCmd struct {
 	ConnectTimeout string   `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
 	Transcript     string   `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
 	LogLevel       string   `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
-	DryRun         bool     `help:"Print the kd command line and environment (secrets masked) and exit."`
+	DryRun         bool     `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
 }
 
 // Run starts and supervises kd.
@@ -70,7 +70,10 @@ func (c *RunCmd) Run(s streams) error {
 	if err != nil {
 		return err
 	}
-	logPath, err := prepareLog(cfg.KD.Log)
+	if err := checkTranscript(cfg.KD.Transcript); err != nil {
+		return err
+	}
+	logPath, err := prepareLog(cfg.KD.Log, !c.DryRun)
 	if err != nil {
 		return err
 	}
@@ -341,14 +344,18 @@ func timing(cfg *config.Config) launcher.Timing {
 // prepareLog makes the log path absolute, creates its folder (the batch
 // file's c:\debug often does not exist on a fresh host, and kd would then
 // run for hours logging nothing), and proves the folder is writable without
-// touching an existing log's contents.
-func prepareLog(p string) (string, error) {
+// touching an existing log's contents. With create false (--dry-run) it
+// only refuses a folder and writes nothing.
+func prepareLog(p string, create bool) (string, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return "", fmt.Errorf("log %s: %w", p, err)
 	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return "", fmt.Errorf("log %s is a folder: give a file name, e.g. %s", abs, filepath.Join(abs, "debug.log"))
+	}
+	if !create {
+		return abs, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
 		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
@@ -361,6 +368,18 @@ func prepareLog(p string) (string, error) {
 		return "", fmt.Errorf("log %s: %w", abs, err)
 	}
 	return abs, nil
+}
+
+// checkTranscript refuses a transcript path that is a folder before the log
+// is touched, with a message that says what to give instead.
+func checkTranscript(p string) error {
+	if p == "" {
+		return nil
+	}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return fmt.Errorf("transcript %s is a folder: give a file name, e.g. %s", p, filepath.Join(p, "transcript.log"))
+	}
+	return nil
 }
 
 func writeClient(cfg *config.Config, password string, console *launcher.Console) error {

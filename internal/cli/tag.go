@@ -65,7 +65,7 @@ func (c *TagCmd) Run(s streams) error {
 		}
 		data := targetsetup.EncodeRegFile(targetsetup.RegFile(v.DWORD, c.Underruns, what))
 		if err := writeFileReplacing(c.RegFile, data, 0o644); err != nil {
-			return fmt.Errorf("--reg-file: %w", err)
+			return fmt.Errorf("--reg-file %s: %w", c.RegFile, err)
 		}
 		v.RegFile = c.RegFile
 	}

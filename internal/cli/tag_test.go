@@ -251,3 +251,37 @@ func TestTagRegFile(t *testing.T) {
 		t.Error("writing into a missing directory succeeded")
 	}
 }
+
+// --reg-file errors name the file and what is wrong, not a temporary file.
+func TestTagRegFileBadPath(t *testing.T) {
+	dir := t.TempDir()
+	keep := filepath.Join(dir, "keep.reg")
+	if err := os.WriteFile(keep, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, want string }{
+		{dir, dir + ": is a folder"},
+		{filepath.Join(dir, "none", "x.reg"), "does not exist"},
+		{filepath.Join(keep, "x.reg"), "is not a folder"},
+	}
+	for _, tt := range tests {
+		_, _, err := runTag(t, "Ddk", "--reg-file", tt.path)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), ".tmp") {
+			t.Errorf("--reg-file %s: %v, want %q", tt.path, err, tt.want)
+		}
+	}
+	if b, _ := os.ReadFile(keep); string(b) != "keep" {
+		t.Errorf("keep.reg changed: %q", b)
+	}
+}
+
+// gflags cannot be given a tag holding '"' intact: only the reg add lines.
+func TestTagQuoteNoGFlags(t *testing.T) {
+	out, _, err := runTag(t, `Dd"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, "gflags") || !strings.Contains(out, "reg add") {
+		t.Errorf("tag with '\"': gflags offered or reg add missing:\n%s", out)
+	}
+}

@@ -53,6 +53,19 @@ func (c *TargetSetupCmd) Run(s streams) error {
 	}
 	holdsKey := opts.HoldsKey()
 
+	// Check both files first, so that a bad -o does not leave a new
+	// config behind (nor a bad --write-config a new script).
+	if c.Output != "" {
+		if err := checkTarget(c.Output, true); err != nil {
+			return fmt.Errorf("-o %s: %w", c.Output, err)
+		}
+	}
+	if c.WriteConfig != "" {
+		if err := checkTarget(c.WriteConfig, false); err != nil {
+			return fmt.Errorf("--write-config %s: %w", c.WriteConfig, err)
+		}
+	}
+
 	if c.WriteConfig != "" {
 		if err := writeTargetConfig(c.WriteConfig, cfg); err != nil {
 			return err
@@ -75,7 +88,7 @@ func (c *TargetSetupCmd) Run(s streams) error {
 		perm = 0o600
 	}
 	if err := writeFileReplacing(c.Output, []byte(targetsetup.CRLF(text)), perm); err != nil {
-		return fmt.Errorf("-o: %w", err)
+		return fmt.Errorf("-o %s: %w", c.Output, err)
 	}
 	if holdsKey {
 		fmt.Fprintf(s.Err, "kdlaunch: wrote %s (mode 0600: it holds the KDNET key; delete it once the target is set up)\n", c.Output)
@@ -150,7 +163,27 @@ func writeTargetConfig(path string, cfg *config.Config) error {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("--write-config %s: the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first", path)
 		}
-		return fmt.Errorf("--write-config: %w", err)
+		return fmt.Errorf("--write-config %s: %w: choose another file", path, unwrapPath(err))
+	}
+	return nil
+}
+
+// checkTarget refuses a file to write that is a folder, that exists when
+// it may not be replaced, or whose folder does not exist.
+func checkTarget(path string, replace bool) error {
+	if fi, err := os.Stat(path); err == nil {
+		if fi.IsDir() {
+			return errors.New("is a folder: give a file name")
+		}
+		if !replace {
+			return errors.New("the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first")
+		}
+	}
+	dir := filepath.Dir(path)
+	if di, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("folder %s does not exist: create it or choose another file", dir)
+	} else if !di.IsDir() {
+		return fmt.Errorf("%s is not a folder: choose another file", dir)
 	}
 	return nil
 }
@@ -158,11 +191,15 @@ func writeTargetConfig(path string, cfg *config.Config) error {
 // writeFileReplacing writes data to path through a temporary file in the same
 // directory and a rename: an existing file is replaced only once the new one
 // is complete, and never truncated on failure. The file gets mode perm.
+// Errors name path and what is wrong with it, never the temporary file.
 func writeFileReplacing(path string, data []byte, perm fs.FileMode) (err error) {
+	if err := checkTarget(path, true); err != nil {
+		return err
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot create a file in %s: %w: choose another file", dir, unwrapPath(err))
 	}
 	defer func() {
 		if err != nil {
@@ -182,7 +219,20 @@ func writeFileReplacing(path string, data []byte, perm fs.FileMode) (err error) 
 	if err = tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return unwrapLink(err)
+	}
+	return nil
+}
+
+// unwrapLink drops the *os.LinkError wrapper, whose text names the
+// temporary file.
+func unwrapLink(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
 }
 
 // writeFileNew creates path with data and mode perm, failing with an error

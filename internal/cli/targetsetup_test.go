@@ -286,3 +286,30 @@ func TestTargetSetupRejects(t *testing.T) {
 		t.Errorf("a bad option is not config.ErrInvalid (exit 2): %v", err)
 	}
 }
+
+// A bad -o or --write-config is refused before either file is written, with
+// an error that names the file, not a temporary one.
+func TestTargetSetupBadOutputWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lab.toml")
+	script := filepath.Join(dir, "setup.cmd")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--write-config", cfg, "-o", dir}, "-o " + dir + ": is a folder"},
+		{[]string{"--write-config", cfg, "-o", filepath.Join(dir, "none", "x.cmd")}, "does not exist"},
+		{[]string{"--write-config", dir, "-o", script}, "--write-config " + dir + ": is a folder"},
+	}
+	for _, tc := range tests {
+		_, _, err := runTargetSetup(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), ".tmp") {
+			t.Errorf("%q: %v, want %q", tc.args, err, tc.want)
+		}
+		for _, p := range []string{cfg, script} {
+			if _, err := os.Stat(p); !os.IsNotExist(err) {
+				t.Errorf("%q: %s was written", tc.args, filepath.Base(p))
+			}
+		}
+	}
+}

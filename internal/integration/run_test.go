@@ -221,6 +221,10 @@ func TestRunBadInput(t *testing.T) {
 		{"nothing to arm", []string{}, "--tag"},
 		{"negative max hits", []string{"--tag", "Ddk", "--max-hits", "-3"}, "max-hits"},
 		{"unknown strategy", []string{"--tag", "Ddk", "--strategy", "magic"}, "strategy"},
+		{"quit command", []string{"--tag", "Ddk", "--command", "q"}, "quits kd"},
+		{"empty flag", []string{"--tag", "Ddk", "--pipe", ""}, "--pipe is empty"},
+		{"max rate not a number", []string{"--tag", "Ddk", "--max-rate", "NaN"}, "max_rate"},
+		{"transcript folder", []string{"--tag", "Ddk", "--transcript", os.TempDir()}, "is a folder"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
