@@ -757,10 +757,13 @@ func (s *Session) tick(now time.Time) (Result, bool) {
 		s.note(hclog.Warn, fmt.Sprintf("kd has not finished %q after %s (loading symbols can take minutes); still waiting", s.Redact(f.cmd.Text), s.Timing.CommandTimeout))
 	}
 	if s.Timing.ConnectTimeout > 0 && (s.st == Waiting || s.st == Starting) && s.phase != phaseStopping && now.Sub(s.waitedSince) > s.Timing.ConnectTimeout {
-		s.note(hclog.Error, fmt.Sprintf("the target did not connect within %s: check that it is on, that bcdedit /debug is on and its /dbgsettings match the connection", s.Timing.ConnectTimeout))
+		// The error is what kdlaunch prints last, on stderr: one line with
+		// the hint, not a log line repeating it.
+		err := fmt.Errorf("the target did not connect within %s: check that it is on, that bcdedit /debug is on and its /dbgsettings match the connection", s.Timing.ConnectTimeout)
+		s.Transcript.Event(err.Error())
 		_ = s.Proc.Kill()
 		s.drain()
-		return Result{Outcome: OutcomeFailed, Exit: s.Proc.Wait(), Err: fmt.Errorf("target did not connect within %s", s.Timing.ConnectTimeout)}, true
+		return Result{Outcome: OutcomeFailed, Exit: s.Proc.Wait(), Err: err}, true
 	}
 	if (s.st == Waiting || s.st == Starting) && s.phase != phaseStopping && now.Sub(s.waitedSince) >= 30*time.Second && now.Sub(s.waitNoted) >= 30*time.Second {
 		// Without a status line (output to a file or pipe) this is the only

@@ -256,3 +256,19 @@ func TestRunBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A target that never connects, with --connect-timeout: one line on stderr
+// that says what to check, a non-zero exit, and no kd left behind.
+func TestRunConnectTimeout(t *testing.T) {
+	r := start(t, map[string]string{"FAKEKD_NEVER_CONNECT": "1"}, "--tag", "Ddk", "--connect-timeout", "1s")
+	if code := r.wait(t, 20*time.Second); code == 0 {
+		t.Fatalf("exit 0, want non-zero; stderr: %s", r.stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "did not connect within 1s") || !strings.Contains(lines[0], "bcdedit") {
+		t.Errorf("stderr, want one line naming the timeout and what to check:\n%s", r.stderr.String())
+	}
+	if pid := r.fake(t).PID; !waitGone(pid, 5*time.Second) {
+		t.Errorf("fake kd pid %d still running", pid)
+	}
+}
