@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -194,6 +195,14 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config %s: %w %q: check its spelling against config.example.toml", path, ErrUnknownKey, strings.Join(keys, ", "))
 	}
+	// The decoder also matches keys without regard to case ([KD], Log);
+	// kdlaunch's keys are lower case, and a file that works only by that
+	// tolerance would be read differently by any other TOML tool.
+	for _, k := range md.Keys() {
+		if name, ok := caseMismatch(k); ok {
+			return nil, fmt.Errorf("config %s: %w %q: keys are lower case, write %q", path, ErrUnknownKey, k.String(), name)
+		}
+	}
 	c.Path = path
 	return c, nil
 }
@@ -252,4 +261,50 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// knownKeys are the config's tables and keys as written in TOML, from the
+// struct tags (env's names are the user's own).
+var knownKeys = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		table := f.Tag.Get("toml")
+		if table == "" || table == "-" {
+			continue
+		}
+		m[table] = true
+		if f.Type.Kind() != reflect.Struct {
+			continue
+		}
+		for j := 0; j < f.Type.NumField(); j++ {
+			if k := f.Type.Field(j).Tag.Get("toml"); k != "" && k != "-" {
+				m[table+"."+k] = true
+			}
+		}
+	}
+	return m
+}()
+
+// caseMismatch reports a key the decoder accepted only by ignoring case,
+// with its proper spelling.
+func caseMismatch(k toml.Key) (string, bool) {
+	if len(k) == 0 || len(k) > 2 {
+		return "", false
+	}
+	if strings.EqualFold(k[0], "env") {
+		if k[0] != "env" {
+			return "env", true
+		}
+		return "", false
+	}
+	key := strings.Join(k, ".")
+	if knownKeys[key] {
+		return "", false
+	}
+	if lower := strings.ToLower(key); knownKeys[lower] {
+		return lower, true
+	}
+	return "", false
 }
