@@ -128,6 +128,14 @@ const (
 	DefaultSymbolCache = `SRV*c:\websymbols*https://msdl.microsoft.com/download/symbols`
 )
 
+// SyntaxError is a config file that is not valid TOML, or holds a value of
+// the wrong type: the user must edit the file (the CLI exits 2, as for
+// ErrInvalid).
+type SyntaxError struct{ Err error }
+
+func (e *SyntaxError) Error() string { return e.Err.Error() }
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
 // ErrUnknownKey is returned (wrapped) when a config file has a key that
 // kdlaunch does not know: a typo there would otherwise be silently ignored.
 var ErrUnknownKey = errors.New("unknown config key")
@@ -174,19 +182,19 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("config %s: line %d: %s", path, errorLine(b, pe), firstLine(pe.Message))
+			return nil, &SyntaxError{fmt.Errorf("config %s: line %d: %s", path, errorLine(b, pe), firstLine(pe.Message))}
 		}
 		if m := reTypeError.FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("config %s: line %s: %s is a TOML %s: give %s", path, m[1], m[2], tomlType(m[3]), wantType(m[4]))
+			return nil, &SyntaxError{fmt.Errorf("config %s: line %s: %s is a TOML %s: give %s", path, m[1], m[2], tomlType(m[3]), wantType(m[4]))}
 		}
 		if m := reTableError.FindStringSubmatch(err.Error()); m != nil {
-			return nil, fmt.Errorf("config %s: line %s: %s is a TOML %s: give a table, [%s] with key = value lines", path, m[1], m[2], tomlType(m[3]), m[2])
+			return nil, &SyntaxError{fmt.Errorf("config %s: line %s: %s is a TOML %s: give a table, [%s] with key = value lines", path, m[1], m[2], tomlType(m[3]), m[2])}
 		}
-		return nil, fmt.Errorf("config %s: %s", path, firstLine(err.Error()))
+		return nil, &SyntaxError{fmt.Errorf("config %s: %s", path, firstLine(err.Error()))}
 	}
 	// toml.Decode drops a value of the wrong kind for a map without a word.
 	if md.IsDefined("env") && md.Type("env") != "Hash" {
-		return nil, fmt.Errorf("config %s: env is a TOML %s: give a table, [env] with NAME = \"value\" lines", path, strings.ToLower(md.Type("env")))
+		return nil, &SyntaxError{fmt.Errorf("config %s: env is a TOML %s: give a table, [env] with NAME = \"value\" lines", path, strings.ToLower(md.Type("env")))}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		keys := make([]string, len(und))

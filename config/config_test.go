@@ -101,6 +101,10 @@ func TestLoadErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
 				t.Errorf("error %q: want one line naming %q", err, tt.want)
 			}
+			var se *SyntaxError
+			if !tt.unknown && !errors.As(err, &se) {
+				t.Errorf("error %v is not a *SyntaxError (the CLI exits 2 on it)", err)
+			}
 			if errors.Is(err, ErrUnknownKey) != tt.unknown {
 				t.Errorf("errors.Is(ErrUnknownKey) = %v, want %v", !tt.unknown, tt.unknown)
 			}

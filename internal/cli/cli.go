@@ -75,7 +75,7 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 		switch {
 		case errors.As(err, &ee):
 			return ee.Code
-		case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrUnknownKey):
+		case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrUnknownKey), errors.As(err, new(*config.SyntaxError)):
 			return 2
 		}
 		return 1
