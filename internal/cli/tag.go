@@ -144,6 +144,9 @@ func (c *TagCmd) tagViewOf(t pooltag.Tag) tagView {
 	if err := pooltag.ValidateForKd(t.String()); err != nil {
 		v.KdProblem = err.Error()
 	}
+	if t.String() == "*" {
+		v.Warning = "the tag * matches every allocation: special pool would take them from every driver, which slows the target and uses special pool up fast; give the leaking tag instead"
+	}
 	return v
 }
 

@@ -199,6 +199,22 @@ func TestTagKdNote(t *testing.T) {
 	}
 }
 
+func TestTagStarAloneWarns(t *testing.T) {
+	tests := []struct {
+		tag  string
+		warn bool
+	}{{"*", true}, {"Nt*", false}, {"Ddk", false}}
+	for _, tt := range tests {
+		_, errOut, err := runTag(t, tt.tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(errOut, "matches every allocation"); got != tt.warn {
+			t.Errorf("tag %q: warning %v, want %v (stderr %q)", tt.tag, got, tt.warn, errOut)
+		}
+	}
+}
+
 func decodeUTF16File(t *testing.T, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
