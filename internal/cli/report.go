@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -94,7 +95,12 @@ func (c *ReportCmd) Run(s streams) error {
 		}
 		return nil
 	}
-	if err := writeFileAtomic(c.Output, func(w io.Writer) error { return report.Write(w, r, format, opt) }); err != nil {
+	// A report written over an earlier one keeps that file's mode.
+	perm := fs.FileMode(0o644)
+	if fi, err := os.Stat(c.Output); err == nil {
+		perm = fi.Mode().Perm()
+	}
+	if err := writeFileAtomic(c.Output, perm, func(w io.Writer) error { return report.Write(w, r, format, opt) }); err != nil {
 		return fmt.Errorf("report: write %s: %w", c.Output, err)
 	}
 	return nil
@@ -206,45 +212,5 @@ func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return nil
-}
-
-// writeFileAtomic writes through a temporary file in the same directory and
-// renames it over path only if write succeeded, so an existing file is never
-// truncated by a failed run.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return unwrapPath(err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	mode := os.FileMode(0o644)
-	if info, err := os.Stat(path); err == nil {
-		if info.IsDir() {
-			return errors.New("is a directory")
-		}
-		mode = info.Mode().Perm()
-	}
-	if err := tmp.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return unwrapPath(err)
-	}
-	ok = true
 	return nil
 }

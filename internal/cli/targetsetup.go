@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -188,13 +189,25 @@ func checkTarget(path string, replace bool) error {
 	return nil
 }
 
-// writeFileReplacing writes data to path through a temporary file in the same
+// writeFileReplacing checks path's folder, then writes data to it with
+// writeFileAtomic.
+func writeFileReplacing(path string, data []byte, perm fs.FileMode) error {
+	if err := checkTarget(path, true); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeFileAtomic writes to path through a temporary file in the same
 // directory and a rename: an existing file is replaced only once the new one
 // is complete, and never truncated on failure. The file gets mode perm.
 // Errors name path and what is wrong with it, never the temporary file.
-func writeFileReplacing(path string, data []byte, perm fs.FileMode) (err error) {
-	if err := checkTarget(path, true); err != nil {
-		return err
+func writeFileAtomic(path string, perm fs.FileMode, write func(io.Writer) error) (err error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return errors.New("is a directory")
 	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -207,10 +220,10 @@ func writeFileReplacing(path string, data []byte, perm fs.FileMode) (err error) 
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err = tmp.Chmod(perm); err != nil {
+	if err = tmp.Chmod(perm); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		return err
 	}
-	if _, err = tmp.Write(data); err != nil {
+	if err = write(tmp); err != nil {
 		return err
 	}
 	if err = tmp.Sync(); err != nil {
