@@ -5,8 +5,6 @@ package integration
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,32 +48,12 @@ type kdaState struct {
 // startKda runs kdlaunch against bin/kdalike; env holds kdalike's knobs.
 func startKda(t *testing.T, env map[string]string, args ...string) *run {
 	t.Helper()
-	dir := t.TempDir()
-	r := &run{dir: dir, log: filepath.Join(dir, "debug.log"), transcript: filepath.Join(dir, "transcript.log"), state: filepath.Join(dir, "state.json")}
-	full := append([]string{"run", "--kd", kdalike, "--log", r.log, "--transcript", r.transcript}, args...)
-	r.cmd = exec.Command(kdlaunch, full...)
-	r.cmd.Env = append(os.Environ(), "KDA_STATE="+r.state, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
-	for k, v := range env {
-		r.cmd.Env = append(r.cmd.Env, k+"="+v)
-	}
-	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("start kdlaunch: %v", err)
-	}
-	return r
+	return launch(t, kdalike, func(r *run) []string { return []string{"KDA_STATE=" + r.state} }, env, args...)
 }
 
 func (r *run) kda(t *testing.T) kdaState {
 	t.Helper()
-	b, err := os.ReadFile(r.state)
-	if err != nil {
-		t.Fatalf("read kdalike state: %v", err)
-	}
-	var s kdaState
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("parse kdalike state: %v\n%s", err, b)
-	}
-	return s
+	return readState[kdaState](t, r.state, "kdalike")
 }
 
 func (r *run) waitKda(t *testing.T, timeout time.Duration, what string, ok func(kdaState) bool) {

@@ -86,12 +86,22 @@ type run struct {
 // start runs kdlaunch with args; env holds the fake's knobs.
 func start(t *testing.T, env map[string]string, args ...string) *run {
 	t.Helper()
+	return launch(t, fakekd, func(r *run) []string {
+		return []string{"FAKEKD_STATE=" + r.state, "FAKEKD_CONNECT_DELAY=200ms", "FAKEKD_HIT_INTERVAL=10ms"}
+	}, env, args...)
+}
+
+// launch starts bin/kdlaunch run against kd (a stand-in) in a fresh folder:
+// its log, transcript and the stand-in's state file there, its config
+// folder and HOME too (the client file), then base(r) and env as kd's knobs.
+func launch(t *testing.T, kd string, base func(*run) []string, env map[string]string, args ...string) *run {
+	t.Helper()
 	dir := t.TempDir()
 	r := &run{dir: dir, log: filepath.Join(dir, "debug.log"), transcript: filepath.Join(dir, "transcript.log"), state: filepath.Join(dir, "state.json")}
-	full := append([]string{"run", "--kd", fakekd, "--log", r.log, "--transcript", r.transcript}, args...)
+	full := append([]string{"run", "--kd", kd, "--log", r.log, "--transcript", r.transcript}, args...)
 	r.cmd = exec.Command(kdlaunch, full...)
-	r.cmd.Env = append(os.Environ(), "FAKEKD_STATE="+r.state, "FAKEKD_CONNECT_DELAY=200ms", "FAKEKD_HIT_INTERVAL=10ms",
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
+	r.cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
+	r.cmd.Env = append(r.cmd.Env, base(r)...)
 	for k, v := range env {
 		r.cmd.Env = append(r.cmd.Env, k+"="+v)
 	}
@@ -130,13 +140,19 @@ func exitCode(err error) int {
 
 func (r *run) fake(t *testing.T) fakeState {
 	t.Helper()
-	b, err := os.ReadFile(r.state)
+	return readState[fakeState](t, r.state, "fake kd")
+}
+
+// readState reads a kd stand-in's JSON state file.
+func readState[T any](t *testing.T, path, who string) T {
+	t.Helper()
+	var s T
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("read fake kd state: %v", err)
+		t.Fatalf("read %s state: %v", who, err)
 	}
-	var s fakeState
 	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatalf("parse fake kd state: %v\n%s", err, b)
+		t.Fatalf("parse %s state: %v\n%s", who, err, b)
 	}
 	return s
 }
