@@ -127,3 +127,35 @@ func TestRunConfigPath(t *testing.T) {
 		t.Errorf("missing config: exit %d, stderr %q: want the path named once", code, stderr)
 	}
 }
+
+// Flags override the file, 0 included: --max-hits 0 lifts the file's limit.
+func TestRunLimitFlagsOverrideConfig(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "lab.toml")
+	if err := os.WriteFile(cfgPath, []byte("[limits]\nmax_hits = 5\nmax_rate = 3.0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zero, zeroRate, seven := 0, 0.0, 7
+	tests := []struct {
+		name string
+		cmd  RunCmd
+		hits int
+		rate float64
+	}{
+		{"file alone", RunCmd{}, 5, 3},
+		{"zero lifts both", RunCmd{MaxHits: &zero, MaxRate: &zeroRate}, 0, 0},
+		{"a new value", RunCmd{MaxHits: &seven}, 7, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.cmd
+			c.Config, c.Tag = cfgPath, "Ddk"
+			cfg, err := c.load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Limits.MaxHits != tt.hits || cfg.Limits.MaxRate != tt.rate {
+				t.Errorf("max_hits %d, max_rate %g; want %d, %g", cfg.Limits.MaxHits, cfg.Limits.MaxRate, tt.hits, tt.rate)
+			}
+		})
+	}
+}

@@ -40,9 +40,9 @@ type RunCmd struct {
 	Strategy       string   `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
 	Command        []string `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
 	ReplaceScript  bool     `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
-	MaxHits        int      `help:"Stop safely after this many breakpoint hits." placeholder:"N"`
+	MaxHits        *int     `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
 	Duration       string   `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
-	MaxRate        float64  `help:"Disarm if hits per second exceed this (each hit halts the server)." placeholder:"N"`
+	MaxRate        *float64 `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
 	ConnectTimeout string   `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
 	Transcript     string   `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
 	LogLevel       string   `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
@@ -241,14 +241,15 @@ func (c *RunCmd) load() (*config.Config, error) {
 	if c.ReplaceScript {
 		cfg.Script.Replace = true
 	}
-	if c.MaxHits != 0 {
-		if c.MaxHits < 0 {
-			return nil, fmt.Errorf("%w: --max-hits %d: give a positive number", config.ErrInvalid, c.MaxHits)
+	// Pointers: a flag given as 0 lifts a limit the config file sets.
+	if c.MaxHits != nil {
+		if *c.MaxHits < 0 {
+			return nil, fmt.Errorf("%w: --max-hits %d: give a positive number, or 0 for no limit", config.ErrInvalid, *c.MaxHits)
 		}
-		cfg.Limits.MaxHits = c.MaxHits
+		cfg.Limits.MaxHits = *c.MaxHits
 	}
-	if c.MaxRate != 0 {
-		cfg.Limits.MaxRate = c.MaxRate
+	if c.MaxRate != nil {
+		cfg.Limits.MaxRate = *c.MaxRate
 	}
 	for _, d := range []struct {
 		flag string
