@@ -103,11 +103,11 @@ func (o Options) resolve() (plan, error) {
 	}
 	p.key = key
 	if strings.TrimSpace(o.HostIP) == "" {
-		return p, fmt.Errorf("--host-ip is required for a network (KDNET) connection: the target connects to this host")
+		return p, fmt.Errorf("--host-ip (or target.host_ip) is required for a network (KDNET) connection: the target connects to this host")
 	}
 	ip := net.ParseIP(strings.TrimSpace(o.HostIP))
 	if ip == nil || ip.To4() == nil {
-		return p, fmt.Errorf("--host-ip %q: not an IPv4 address; bcdedit /dbgsettings net takes hostip:w.x.y.z", o.HostIP)
+		return p, fmt.Errorf("--host-ip (target.host_ip) %q: not an IPv4 address; bcdedit /dbgsettings net takes hostip:w.x.y.z", o.HostIP)
 	}
 	p.hostIP = ip.To4().String()
 	return p, nil

@@ -159,7 +159,7 @@ func TestRejects(t *testing.T) {
 		{"net bad key", Options{Connection: "net:port=50000,key=a&b", HostIP: "10.0.0.1"}, "", "four dot-separated parts"},
 		{"net bad key apart", Options{Connection: "net:port=50000", Key: "x y", HostIP: "10.0.0.1"}, "", "four dot-separated parts"},
 		{"net two keys", Options{Connection: "net:port=50000,key=1.2.3.4", Key: "5.6.7.8", HostIP: "10.0.0.1"}, "", "differ"},
-		{"net no host ip", Options{Connection: "net:port=50000,key=1.2.3.4"}, "", "--host-ip is required for a network (KDNET) connection: the target connects to this host"},
+		{"net no host ip", Options{Connection: "net:port=50000,key=1.2.3.4"}, "", "--host-ip (or target.host_ip) is required for a network (KDNET) connection: the target connects to this host"},
 		{"net bad host ip", Options{Connection: "net:port=50000,key=1.2.3.4", HostIP: "myhost"}, "", "not an IPv4 address"},
 		{"net ipv6 host", Options{Connection: "net:port=50000,key=1.2.3.4", HostIP: "fe80::1"}, "", "not an IPv4 address"},
 		{"usb no name", Options{Connection: "usb:"}, "", "targetname=NAME"},

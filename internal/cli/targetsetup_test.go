@@ -255,7 +255,7 @@ func TestTargetSetupRejects(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--connect", "net:port=50000,key=" + tsKey}, "--host-ip is required for a network (KDNET) connection: the target connects to this host"},
+		{[]string{"--connect", "net:port=50000,key=" + tsKey}, "--host-ip (or target.host_ip) is required for a network (KDNET) connection: the target connects to this host"},
 		{[]string{"--connect", "tcp:port=5005"}, "not supported"},
 		{[]string{"--connect", "com:port=com1,baud=115200", "--port", "com2"}, "not both"},
 		{[]string{"--port", "com1", "--baud", "1234"}, `--baud 1234: kd takes 9600`},
