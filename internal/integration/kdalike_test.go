@@ -3,8 +3,6 @@
 package integration
 
 import (
-	"encoding/json"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,17 +56,7 @@ func (r *run) kda(t *testing.T) kdaState {
 
 func (r *run) waitKda(t *testing.T, timeout time.Duration, what string, ok func(kdaState) bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(r.state); err == nil {
-			var s kdaState
-			if json.Unmarshal(b, &s) == nil && ok(s) {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("kdalike never reached %q within %s\nstdout:\n%s\nstderr:\n%s", what, timeout, r.stdout.String(), r.stderr.String())
+	waitState(t, r, "kdalike", timeout, what, ok)
 }
 
 // assertKdaSafe checks the whole contract against kdalike's record: break

@@ -160,18 +160,25 @@ func readState[T any](t *testing.T, path, who string) T {
 // waitFake polls the fake's state until ok or timeout.
 func (r *run) waitFake(t *testing.T, timeout time.Duration, what string, ok func(fakeState) bool) fakeState {
 	t.Helper()
+	return waitState(t, r, "fake kd", timeout, what, ok)
+}
+
+// waitState polls a kd stand-in's JSON state file until ok or timeout.
+func waitState[T any](t *testing.T, r *run, who string, timeout time.Duration, what string, ok func(T) bool) T {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if b, err := os.ReadFile(r.state); err == nil {
-			var s fakeState
+			var s T
 			if json.Unmarshal(b, &s) == nil && ok(s) {
 				return s
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("fake kd never reached %q within %s\nstdout:\n%s\nstderr:\n%s", what, timeout, r.stdout.String(), r.stderr.String())
-	return fakeState{}
+	t.Fatalf("%s never reached %q within %s\nstdout:\n%s\nstderr:\n%s", who, what, timeout, r.stdout.String(), r.stderr.String())
+	var zero T
+	return zero
 }
 
 func (r *run) read(t *testing.T, p string) string {
