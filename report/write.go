@@ -161,6 +161,9 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	if r.Hits > r.StacksTotal {
 		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-r.StacksTotal)
 	}
+	if warn := UnresolvedWarning(r); warn != "" {
+		line("%s", warn)
+	}
 	if r.StacksTotal == 0 {
 		line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
 		return bw.Flush()
@@ -173,6 +176,9 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		line("")
 		head := fmt.Sprintf("#%-3d %7d %7.2f%%  culprit ", i+1, s.Count, s.Percent)
 		line("%s%s", head, fitFrame(s.Culprit, width-len(head)))
+		if hint := UnresolvedHint(s.Culprit); hint != "" {
+			wrap(line, "      hint: ", hint, width)
+		}
 		culprit := 0
 		for culprit < len(s.Frames)-1 && s.Frames[culprit] != s.Culprit {
 			culprit++
@@ -208,6 +214,24 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		line("%8d %7.2f%%  %s", m.Count, percent(m.Count, r.StacksTotal), m.Module)
 	}
 	return bw.Flush()
+}
+
+// wrap writes text after prefix, broken at spaces so no line is wider
+// than width; continuation lines are indented like the first.
+func wrap(line func(string, ...any), prefix, text string, width int) {
+	indent := strings.Repeat(" ", len(prefix))
+	cur := prefix
+	for _, word := range strings.Fields(text) {
+		if len(cur) > len(indent) && len(cur)+1+len(word) > width {
+			line("%s", cur)
+			cur = indent
+		}
+		if len(cur) > len(indent) && cur != prefix {
+			cur += " "
+		}
+		cur += word
+	}
+	line("%s", cur)
 }
 
 // fit cuts s to width runes.
