@@ -79,7 +79,8 @@ func foldedFrame(f string) string {
 }
 
 // Profile converts r to a pprof profile: sample type hits/count, one sample
-// per distinct stack (value = its count, label "culprit"), one Location and
+// per distinct stack (value = its count, labels "culprit" and "module", for
+// go tool pprof -tags and -tagfocus), one Location and
 // Function per distinct frame (Function.Name is the frame, Function.Filename
 // its module) and one Mapping per module (already symbolized).
 func Profile(r *Report) *profile.Profile {
@@ -95,7 +96,7 @@ func Profile(r *Report) *profile.Profile {
 	for _, s := range r.Stacks {
 		sample := &profile.Sample{
 			Value: []int64{int64(s.Count)},
-			Label: map[string][]string{"culprit": {s.Culprit}},
+			Label: map[string][]string{"culprit": {s.Culprit}, "module": {Module(s.Culprit)}},
 		}
 		for _, f := range s.Frames {
 			loc := locs[f]

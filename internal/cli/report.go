@@ -12,26 +12,37 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdlaunch/kdlaunch/htmlreport"
+	"github.com/kdlaunch/kdlaunch/pooltag"
+	"github.com/kdlaunch/kdlaunch/pprofweb"
 	"github.com/kdlaunch/kdlaunch/report"
+	"github.com/kdlaunch/kdlaunch/script"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
 
 // ReportCmd is `kdlaunch report [flags] LOG...`: it reads kd/WinDbg logs,
 // groups identical stacks, names the culprit of each and prints the result.
 type ReportCmd struct {
-	Logs     []string      `arg:"" optional:"" name:"log" help:"kd/WinDbg debug logs to read; '-' reads standard input. Several logs are added up."`
-	Format   string        `short:"f" enum:"table,json,folded,pprof" default:"table" help:"Output format: table (for a person), json, folded (flamegraph.pl, speedscope, inferno) or pprof (go tool pprof -http=: FILE)."`
-	Output   string        `short:"o" placeholder:"FILE" help:"Write the output to FILE instead of standard output (FILE is replaced only once the logs were read)."`
-	Top      int           `default:"10" help:"Stacks shown in the table (0 shows all); json, folded and pprof always hold every stack."`
-	Skip     []string      `sep:"," default:"nt,ntoskrnl,ntkrnlmp,ntkrnlpa,ntkrpamp,hal,verifier,*!VerifierExAllocatePool*,*!VeAllocatePool*,*!VfAllocPool*" placeholder:"PATTERNS" help:"Frames that cannot be the culprit, from the innermost: modules (nt) or module!function patterns with * (nt!ExAllocatePool*), comma-separated; replaces the default, 'none' skips nothing (default: ${default})."`
-	SkipAdd  []string      `sep:"," placeholder:"PATTERNS" help:"Patterns to skip in addition to --skip (e.g. Wdf01000,mydrv!MyAllocWrapper)."`
-	Follow   bool          `help:"Follow a log that kdlaunch run is still writing: redraw the top stacks and the hit rate every --interval until Ctrl+C."`
-	Interval time.Duration `default:"2s" help:"Redraw period for --follow."`
+	Logs      []string      `arg:"" optional:"" name:"log" help:"kd/WinDbg debug logs to read; '-' reads standard input. Several logs are added up."`
+	Format    string        `short:"f" enum:"table,json,folded,pprof,html" default:"table" help:"Output format: table (for a person), json, folded (flamegraph.pl, speedscope, inferno), pprof (go tool pprof -http=: FILE) or html (one self-contained page with an interactive icicle; use -o)."`
+	Output    string        `short:"o" placeholder:"FILE" help:"Write the output to FILE instead of standard output (FILE is replaced only once the logs were read)."`
+	Top       int           `default:"10" help:"Stacks shown in the table (0 shows all); json, folded and pprof always hold every stack."`
+	Skip      []string      `sep:"," default:"nt,ntoskrnl,ntkrnlmp,ntkrnlpa,ntkrpamp,hal,verifier,*!VerifierExAllocatePool*,*!VeAllocatePool*,*!VfAllocPool*" placeholder:"PATTERNS" help:"Frames that cannot be the culprit, from the innermost: modules (nt) or module!function patterns with * (nt!ExAllocatePool*), comma-separated; replaces the default, 'none' skips nothing (default: ${default})."`
+	SkipAdd   []string      `sep:"," placeholder:"PATTERNS" help:"Patterns to skip in addition to --skip (e.g. Wdf01000,mydrv!MyAllocWrapper)."`
+	Follow    bool          `help:"Follow a log that kdlaunch run is still writing: redraw the top stacks and the hit rate every --interval until Ctrl+C."`
+	Interval  time.Duration `default:"2s" help:"Redraw period for --follow."`
+	Tag       string        `placeholder:"TAG" help:"The pool tag the logs hunted (shown in json and html; e.g. Ddk)."`
+	Strategy  string        `placeholder:"NAME" help:"How the logs were recorded: special-pool or pool-hit-tag (shown in json and html)."`
+	Web       bool          `help:"Serve the pprof web UI (flame graph, top, peek) for the logs on --http until Ctrl+C; no Go toolchain needed."`
+	HTTP      string        `name:"http" default:"127.0.0.1:0" placeholder:"ADDR" help:"Address for --web (default: 127.0.0.1 on a free port)."`
+	NoBrowser bool          `help:"With --web: print the URL but do not open a browser."`
 
 	// For tests: standard input (nil means os.Stdin) and the context
 	// --follow runs under (nil means one cancelled by Ctrl+C only).
 	stdin io.Reader
 	ctx   context.Context
+	// ready gets the --web URL once the server listens (tests).
+	ready func(url string)
 }
 
 // Run executes the command, writing to s.Out and notes to s.Err.
@@ -53,7 +64,7 @@ func (c *ReportCmd) Run(s streams) error {
 	if format == "" {
 		format = "table"
 	}
-	if !validFormat(format) {
+	if !validFormat(format) && format != "html" {
 		return fmt.Errorf("report: unknown --format %q (want %s)", format, strings.Join(report.Formats, ", "))
 	}
 	if c.Top < 0 {
@@ -68,6 +79,9 @@ func (c *ReportCmd) Run(s streams) error {
 		return fmt.Errorf("report: --skip: %w", err)
 	}
 
+	if err := checkTagStrategy(c.Tag, c.Strategy); err != nil {
+		return err
+	}
 	if c.Follow {
 		return c.follow(stdout, skip)
 	}
@@ -77,20 +91,47 @@ func (c *ReportCmd) Run(s streams) error {
 		}
 	}
 
+	if c.Web {
+		if c.Output != "" || c.Format != "" && c.Format != "table" {
+			return errors.New("report: --web serves the pprof UI: -o and --format are not supported with it")
+		}
+	} else if c.HTTP != "127.0.0.1:0" && c.HTTP != "" || c.NoBrowser {
+		return errors.New("report: --http and --no-browser go with --web")
+	}
+
 	agg := report.NewAggregator()
+	var sources []htmlreport.Source
 	for _, p := range c.Logs {
-		if err := readLog(p, stdin, stderr, agg); err != nil {
+		n, err := readLog(p, stdin, stderr, agg)
+		if err != nil {
 			return err
 		}
+		sources = append(sources, htmlreport.Source{Path: p, Bytes: n})
 	}
 	r := agg.Report(skip)
+	r.Tag, r.Strategy = c.Tag, c.Strategy
+	if warn := report.UnresolvedWarning(r); warn != "" && format != "table" {
+		fmt.Fprintln(stderr, "report: "+warn)
+	}
+	if c.Web {
+		return c.web(r, stderr, skip)
+	}
 	opt := report.WriteOptions{Top: c.Top}
+	write := func(w io.Writer) error {
+		if format == "html" {
+			return htmlreport.Write(w, htmlreport.Input{Report: r, Skip: skip, Sources: sources})
+		}
+		return report.Write(w, r, format, opt)
+	}
 
 	if c.Output == "" || c.Output == "-" {
 		if format == "pprof" && report.IsTerminal(stdout) {
 			return errors.New("report: --format pprof is binary: use -o FILE or redirect standard output")
 		}
-		if err := report.Write(stdout, r, format, opt); err != nil {
+		if format == "html" && report.IsTerminal(stdout) {
+			return errors.New("report: --format html writes a page: use -o report.html or redirect standard output")
+		}
+		if err := write(stdout); err != nil {
 			return fmt.Errorf("report: write: %w", err)
 		}
 		return nil
@@ -100,7 +141,7 @@ func (c *ReportCmd) Run(s streams) error {
 	if fi, err := os.Stat(c.Output); err == nil {
 		perm = fi.Mode().Perm()
 	}
-	if err := writeFileAtomic(c.Output, perm, func(w io.Writer) error { return report.Write(w, r, format, opt) }); err != nil {
+	if err := writeFileAtomic(c.Output, perm, write); err != nil {
 		return fmt.Errorf("report: write %s: %w", c.Output, err)
 	}
 	return nil
@@ -145,8 +186,24 @@ func validFormat(f string) bool {
 	return false
 }
 
-// readLog parses one log ("-" is stdin) into agg.
-func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator) error {
+// checkTagStrategy refuses a --tag kd could not have hunted and a
+// --strategy kdlaunch does not have.
+func checkTagStrategy(tag, strategy string) error {
+	if tag != "" {
+		if _, err := pooltag.Parse(tag); err != nil {
+			return fmt.Errorf("report: --tag %q: %w", tag, err)
+		}
+	}
+	switch strategy {
+	case "", script.StrategySpecialPool, script.StrategyPoolHitTag:
+		return nil
+	}
+	return fmt.Errorf("report: --strategy %q: want %s or %s", strategy, script.StrategySpecialPool, script.StrategyPoolHitTag)
+}
+
+// readLog parses one log ("-" is stdin) into agg and returns its size in
+// bytes.
+func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator) (int64, error) {
 	name := p
 	var r io.Reader
 	if p == "-" {
@@ -154,24 +211,24 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	} else {
 		f, err := os.Open(p)
 		if err != nil {
-			return fmt.Errorf("report: open log %s: %w", p, unwrapPath(err))
+			return 0, fmt.Errorf("report: open log %s: %w", p, unwrapPath(err))
 		}
 		defer f.Close()
 		info, err := f.Stat()
 		if err != nil {
-			return fmt.Errorf("report: stat log %s: %w", p, err)
+			return 0, fmt.Errorf("report: stat log %s: %w", p, err)
 		}
 		if info.IsDir() {
-			return fmt.Errorf("report: %s is a directory, not a kd log", p)
+			return 0, fmt.Errorf("report: %s is a directory, not a kd log", p)
 		}
 		r = f
 	}
 	st, err := stacks.Scan(r, agg.Add)
 	if errors.Is(err, stacks.ErrBinary) {
-		return fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
+		return 0, fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
 	}
 	if err != nil {
-		return fmt.Errorf("report: read log %s: %w", name, unwrapPath(err))
+		return 0, fmt.Errorf("report: read log %s: %w", name, unwrapPath(err))
 	}
 	agg.AddHits(st.Hits)
 	switch {
@@ -180,7 +237,7 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	case st.Stacks == 0:
 		fmt.Fprintf(stderr, "report: no stacks in %s (%d lines, %d breakpoint hits): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, st.Lines, st.Hits)
 	}
-	return nil
+	return st.Bytes, nil
 }
 
 // unwrapPath drops the *PathError wrapper, whose text repeats the path.
@@ -211,6 +268,21 @@ func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// web serves the pprof UI for r until Ctrl+C.
+func (c *ReportCmd) web(r *report.Report, stderr io.Writer, skip *report.Skip) error {
+	ctx := c.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	err := pprofweb.Serve(ctx, r, pprofweb.Options{Addr: c.HTTP, Browser: !c.NoBrowser, Out: stderr, Skip: skip, Ready: c.ready})
+	if err != nil {
+		return fmt.Errorf("report: --web: %w", err)
 	}
 	return nil
 }

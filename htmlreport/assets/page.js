@@ -1,0 +1,61 @@
+// The icicle: the page's data (names, kernel, tree) becomes the {n, v, c}
+// nodes d3-flame-graph reads; everything else on the page is static HTML.
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("flame-data").textContent);
+  var kernel = new Set(data.kernel);
+  var total = data.tree[1] || 1;
+  function conv(a) {
+    var o = { n: data.names[a[0]], v: a[1], l: kernel.has(a[0]) ? "kernel" : "" };
+    if (a.length > 2) {
+      o.c = [];
+      for (var i = 2; i < a.length; i++) o.c.push(conv(a[i]));
+    }
+    return o;
+  }
+  var el = document.getElementById("flame");
+  if (!el || !window.flamegraph || total === 0) return;
+  var details = document.getElementById("details");
+  var chart = flamegraph.default()
+    .width(Math.max(el.clientWidth - 2, 320))
+    .cellHeight(18)
+    .inverted(true)
+    .minFrameSize(2)
+    .transitionDuration(0)
+    .setDetailsElement(details)
+    .setLabelHandler(function (d) {
+      var v = d.value || d.data.v;
+      return d.data.n + ": " + v + " hit" + (v === 1 ? "" : "s") + ", " + (100 * v / total).toFixed(2) + "% of all";
+    })
+    // Kernel and allocator frames in grey, so the drivers stand out.
+    .setColorMapper(function (d) {
+      if (d.highlight) return "#E600E6";
+      if (d.data.l === "kernel") return "#c8cfd8";
+      var h = 0;
+      for (var i = 0; i < d.data.n.length; i++) h = (h * 31 + d.data.n.charCodeAt(i)) >>> 0;
+      return "hsl(" + (h % 50) + ", 80%, " + (55 + h % 15) + "%)";
+    })
+    .setSearchMatch(function (d, term) {
+      return !!term && d.data.n.toLowerCase().indexOf(term.toLowerCase()) >= 0;
+    });
+  // Drawn at once (a screenshot or a reader sees the whole icicle), then
+  // zoom and search animate.
+  d3.select(el).datum(conv(data.tree)).call(chart);
+  chart.transitionDuration(250);
+  var search = document.getElementById("search");
+  function run() {
+    if (search.value) chart.search(search.value); else chart.clear();
+  }
+  search.addEventListener("input", run);
+  document.getElementById("reset").addEventListener("click", function () { chart.resetZoom(); });
+  document.getElementById("clear").addEventListener("click", function () { search.value = ""; chart.clear(); });
+  // A click on a culprit in the tables searches for it in the icicle.
+  document.querySelectorAll("[data-frame]").forEach(function (c) {
+    c.addEventListener("click", function () {
+      search.value = c.getAttribute("data-frame");
+      run();
+      el.scrollIntoView({ behavior: "smooth" });
+    });
+  });
+  document.body.setAttribute("data-flame", "ready");
+})();
