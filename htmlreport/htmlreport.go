@@ -358,8 +358,8 @@ func (n *node) child(name int) *node {
 
 // flameData is the JSON the page's script reads: a string table of frames
 // (names), which of them are kernel/allocator frames (kernel), and the tree
-// as nested arrays [name, value, child...] that refer to the table, which
-// keeps 10,000 stacks well under a megabyte.
+// as nested arrays [name, value, child...] that refer to the table (see
+// writeNode), which keeps 10,000 distinct stacks under 2 MB.
 func flameData(r *report.Report, skip *report.Skip) ([]byte, error) {
 	names := []string{fmt.Sprintf("all stacks: %d hits", r.StacksTotal)}
 	nameIdx := map[string]int{}
@@ -404,22 +404,36 @@ func flameData(r *report.Report, skip *report.Skip) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// writeNode writes n without recursion, so a stack thousands of frames
-// deep cannot exhaust the Go stack.
+// writeNode writes the tree without recursion, so a stack thousands of
+// frames deep cannot exhaust the Go stack. A chain of frames with one
+// caller each and the same count (most of a stack once it differs from
+// the others) is one node whose name is the list of its frames:
+// [[name, name, ...], value, child...].
 func writeNode(buf *bytes.Buffer, root *node) {
 	type item struct {
-		n    *node
+		n    *node // the chain's last node, whose kids follow
 		next int
 	}
-	stack := []item{{n: root}}
 	var num [20]byte
-	open := func(n *node) {
+	open := func(n *node) *node {
 		buf.WriteByte('[')
-		buf.Write(strconv.AppendInt(num[:0], int64(n.name), 10))
+		if len(n.kids) == 1 && n.kids[0].value == n.value {
+			buf.WriteByte('[')
+			buf.Write(strconv.AppendInt(num[:0], int64(n.name), 10))
+			for len(n.kids) == 1 && n.kids[0].value == n.value {
+				n = n.kids[0]
+				buf.WriteByte(',')
+				buf.Write(strconv.AppendInt(num[:0], int64(n.name), 10))
+			}
+			buf.WriteByte(']')
+		} else {
+			buf.Write(strconv.AppendInt(num[:0], int64(n.name), 10))
+		}
 		buf.WriteByte(',')
 		buf.Write(strconv.AppendInt(num[:0], int64(n.value), 10))
+		return n
 	}
-	open(root)
+	stack := []item{{n: open(root)}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]
 		if top.next == len(top.n.kids) {
@@ -430,7 +444,6 @@ func writeNode(buf *bytes.Buffer, root *node) {
 		c := top.n.kids[top.next]
 		top.next++
 		buf.WriteByte(',')
-		open(c)
-		stack = append(stack, item{n: c})
+		stack = append(stack, item{n: open(c)})
 	}
 }

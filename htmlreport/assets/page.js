@@ -5,13 +5,24 @@
   var data = JSON.parse(document.getElementById("flame-data").textContent);
   var kernel = new Set(data.kernel);
   var total = data.tree[1] || 1;
+  function node(name, v) {
+    return { n: data.names[name], v: v, l: kernel.has(name) ? "kernel" : "" };
+  }
+  // [name, value, child...]; a list of names is a chain of frames with
+  // one caller each and the same count.
   function conv(a) {
-    var o = { n: data.names[a[0]], v: a[1], l: kernel.has(a[0]) ? "kernel" : "" };
-    if (a.length > 2) {
-      o.c = [];
-      for (var i = 2; i < a.length; i++) o.c.push(conv(a[i]));
+    var names = Array.isArray(a[0]) ? a[0] : [a[0]];
+    var top = node(names[0], a[1]), last = top;
+    for (var i = 1; i < names.length; i++) {
+      var n = node(names[i], a[1]);
+      last.c = [n];
+      last = n;
     }
-    return o;
+    if (a.length > 2) {
+      last.c = [];
+      for (var j = 2; j < a.length; j++) last.c.push(conv(a[j]));
+    }
+    return top;
   }
   var el = document.getElementById("flame");
   if (!el || !window.flamegraph || total === 0) return;
