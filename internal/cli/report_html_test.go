@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestReportHTML(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "report.html")
+	code, _, stderr := runMain(t, "report", "--format", "html", "--tag", "Ddk", "--strategy", "pool-hit-tag", "-o", dst, fixturePath("hits_x64.log"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(b)
+	for _, want := range []string{"<!DOCTYPE html>", `<dd id="tag">Ddk</dd>`, `<dd id="strategy">pool-hit-tag</dd>`, `<dd id="total">4</dd>`,
+		"avscan!ScanFile&#43;0x1b2", "<code>" + fixturePath("hits_x64.log") + "</code>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+}
+
+func TestReportJSONExtras(t *testing.T) {
+	code, out, stderr := runMain(t, "report", "--format", "json", "--tag", "Ddk", "--strategy", "special-pool", fixturePath("hits_x64.log"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["breakpoint_hits"] != 4.0 || doc["tag"] != "Ddk" || doc["strategy"] != "special-pool" {
+		t.Errorf("extras: %v %v %v", doc["breakpoint_hits"], doc["tag"], doc["strategy"])
+	}
+	// Without the flags, no tag or strategy key at all.
+	_, out, _ = runMain(t, "report", "--format", "json", fixturePath("hits_x64.log"))
+	if strings.Contains(out, `"tag"`) || strings.Contains(out, `"strategy"`) {
+		t.Errorf("tag or strategy without a flag:\n%s", out)
+	}
+}
+
+func TestReportHTMLAndWebRefusals(t *testing.T) {
+	log := fixturePath("hits_x64.log")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"report", "--tag", "TooLong", log}, "--tag"},
+		{[]string{"report", "--strategy", "guess", log}, "--strategy \"guess\": want special-pool or pool-hit-tag"},
+		{[]string{"report", "--http", "127.0.0.1:8080", log}, "go with --web"},
+		{[]string{"report", "--no-browser", log}, "go with --web"},
+		{[]string{"report", "--web", "-o", "x.html", log}, "--web serves the pprof UI"},
+		{[]string{"report", "--web", "--format", "html", log}, "--web serves the pprof UI"},
+		{[]string{"report", "--web", "--http", "256.1.1.1:1", "--no-browser", log}, "choose another with --http"},
+	} {
+		wantOneLine(t, tc.args, tc.want)
+	}
+}
+
+// --web as a user runs it: the URL it reports answers with the flame
+// graph, which names the culprit; Ctrl+C (here: the context) ends it.
+func TestReportWeb(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	urls := make(chan string, 1)
+	c := &ReportCmd{Logs: []string{fixturePath("hits_x64.log")}, Web: true, NoBrowser: true, HTTP: "127.0.0.1:0", ctx: ctx, ready: func(u string) { urls <- u }}
+	done := make(chan error, 1)
+	var errb strings.Builder
+	go func() { done <- c.Run(streams{Out: io.Discard, Err: &errb}) }()
+	var u string
+	select {
+	case u = <-urls:
+	case err := <-done:
+		t.Fatalf("--web ended early: %v", err)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/flamegraph" || !strings.Contains(string(body), "avscan!ScanFile+0x1b2") {
+		t.Errorf("GET %s: %s at %s, culprit named: %v", u, resp.Status, resp.Request.URL.Path, strings.Contains(string(body), "avscan!ScanFile+0x1b2"))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("--web: %v", err)
+	}
+	if !strings.Contains(errb.String(), "pprof web UI: "+u) {
+		t.Errorf("URL not printed: %q", errb.String())
+	}
+}
