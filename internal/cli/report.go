@@ -249,6 +249,12 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// logWriting reports whether kdlaunch run still holds the lock it keeps on
+// its log for the whole run, so --follow can say when the run has finished.
+// nil: no such probe yet (the lock is another change); Follow then simply
+// follows until Ctrl+C. Wiring the probe is this one assignment.
+var logWriting func(path string) (bool, error)
+
 func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	if len(c.Logs) != 1 || c.Logs[0] == "-" {
 		return errors.New("report: --follow takes exactly one log file (not standard input)")
@@ -265,7 +271,7 @@ func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip})
+	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip, Writing: logWriting})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestReportHTML(t *testing.T) {
@@ -100,4 +102,44 @@ func TestReportWeb(t *testing.T) {
 	if !strings.Contains(errb.String(), "pprof web UI: "+u) {
 		t.Errorf("URL not printed: %q", errb.String())
 	}
+}
+
+// --follow before run has created the log: it says it waits for that log,
+// not that the log holds no stacks.
+func TestReportFollowWaiting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "later.log")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuilder{}
+	c := &ReportCmd{Logs: []string{path}, Follow: true, Interval: 10 * time.Millisecond, ctx: ctx}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(streams{Out: out, Err: out}) }()
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(out.String(), "to appear") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no waiting line:\n%s", out.String())
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if s := out.String(); !strings.Contains(s, "waiting for ") || strings.Contains(s, "No stacks found") {
+		t.Errorf("follow output:\n%s", s)
+	}
+}
+
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
