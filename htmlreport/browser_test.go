@@ -187,6 +187,10 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	step("load the page", chromedp.Do(bctx, chromedp.Navigate("file://"+abs), chromedp.WaitVisible(`body[data-flame="ready"]`)))
+	// The library grows the frames into place: wait until the root spans
+	// the whole graph, so the screenshot shows the graph as a reader does.
+	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`(() => { const s = document.querySelector('#flame svg'); const r = s && s.querySelector('g rect'); return !!r && Math.abs(r.getBoundingClientRect().width - s.getBoundingClientRect().width) < 1; })()`, chromedp.WithPollingInterval(50*time.Millisecond)))
+	step("wait for the icicle to settle", err)
 	root, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => { for (const t of document.querySelectorAll('#flame svg g title')) { if (t.textContent.startsWith('all stacks:')) return t.textContent; } return ''; })()`))
 	step("read the icicle's root", err)
 	culprit, err := chromedp.Run(bctx, chromedp.Text(`#culprits tbody tr:first-child code.culprit`))
