@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -189,7 +190,7 @@ func TestBrowser(t *testing.T) {
 	step("load the page", chromedp.Do(bctx, chromedp.Navigate("file://"+abs), chromedp.WaitVisible(`body[data-flame="ready"]`)))
 	// The library grows the frames into place: wait until the root spans
 	// the whole graph, so the screenshot shows the graph as a reader does.
-	_, err = chromedp.Run(bctx, chromedp.Poll[bool](`(() => { const s = document.querySelector('#flame svg'); const r = s && s.querySelector('g rect'); return !!r && Math.abs(r.getBoundingClientRect().width - s.getBoundingClientRect().width) < 1; })()`, chromedp.WithPollingInterval(50*time.Millisecond)))
+	_, err = chromedp.Run(soon(t, bctx), chromedp.Poll[bool](`(() => { const s = document.querySelector('#flame svg'); const r = s && s.querySelector('g rect'); return !!r && Math.abs(r.getBoundingClientRect().width - s.getBoundingClientRect().width) < 1; })()`, chromedp.WithPollingInterval(50*time.Millisecond)))
 	step("wait for the icicle to settle", err)
 	root, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => { for (const t of document.querySelectorAll('#flame svg g title')) { if (t.textContent.startsWith('all stacks:')) return t.textContent; } return ''; })()`))
 	step("read the icicle's root", err)
@@ -202,8 +203,13 @@ func TestBrowser(t *testing.T) {
 	step("type a search", chromedp.Do(bctx, chromedp.SetValue(`#search`, module)))
 	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById('search').dispatchEvent(new Event('input'))`))
 	step("search", err)
-	highlighted, err := chromedp.Run(bctx, chromedp.Poll[int](`[...document.querySelectorAll('#flame svg rect')].filter(r => (r.getAttribute('fill') || '').toUpperCase() === '#E600E6').length`, chromedp.WithPollingInterval(50*time.Millisecond)))
+	highlighted, err := chromedp.Run(soon(t, bctx), chromedp.Poll[int](`[...document.querySelectorAll('#flame svg rect')].filter(r => (r.getAttribute('fill') || '').toUpperCase() === '#E600E6').length`, chromedp.WithPollingInterval(50*time.Millisecond)))
 	step("wait for a highlighted frame", err)
+	// A click on the culprit's frame zooms it to the graph's full width.
+	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { for (const g of document.querySelectorAll('#flame svg g')) { const t = g.querySelector('title'); if (t && t.textContent.startsWith(`+jsString(want.topCulprit()+": ")+`)) { g.dispatchEvent(new MouseEvent('click', {bubbles: true})); return true; } } return false; })()`))
+	step("click the culprit", err)
+	_, err = chromedp.Run(soon(t, bctx), chromedp.Poll[bool](`(() => { const s = document.querySelector('#flame svg').getBoundingClientRect().width; for (const g of document.querySelectorAll('#flame svg g')) { const t = g.querySelector('title'); if (t && t.textContent.startsWith(`+jsString(want.topCulprit()+": ")+`)) return Math.abs(g.querySelector('rect').getBoundingClientRect().width - s) < 1; } return false; })()`, chromedp.WithPollingInterval(50*time.Millisecond)))
+	step("wait for the zoom", err)
 
 	wantRoot := fmt.Sprintf("all stacks: %d hits", want.StacksTotal)
 	if !strings.HasPrefix(root, wantRoot) || !strings.Contains(root, "100.00%") {
@@ -212,9 +218,10 @@ func TestBrowser(t *testing.T) {
 	if culprit != want.topCulprit() {
 		t.Errorf("top culprit shown %q, want %q", culprit, want.topCulprit())
 	}
-	if !strings.Contains(nodes, want.topCulprit()+": ") {
-		t.Errorf("no icicle frame for the top culprit %q", want.topCulprit())
+	if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want.topCulprit()) + `: \d+ hits?, \d+\.\d\d% of all$`).MatchString(nodes) {
+		t.Errorf("no icicle frame with count and share for the top culprit %q", want.topCulprit())
 	}
+
 	if highlighted == 0 {
 		t.Errorf("searching %q highlighted no frame", module)
 	}
@@ -239,6 +246,20 @@ func TestBrowser(t *testing.T) {
 	for _, u := range requests {
 		t.Errorf("the page made a network request: %s", u)
 	}
+}
+
+// soon bounds a wait in the page (a poll), so a page that never gets there
+// fails the test in seconds; the browser lives on in the parent context.
+func soon(t *testing.T, ctx context.Context) context.Context {
+	c, cancel := context.WithTimeout(ctx, 20*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func culpritModule(c string) string {
