@@ -106,7 +106,11 @@ func (c *ReportCmd) Run(s streams) error {
 		if err != nil {
 			return err
 		}
-		sources = append(sources, htmlreport.Source{Path: p, Bytes: n})
+		name := p
+		if p == "-" {
+			name = "standard input"
+		}
+		sources = append(sources, htmlreport.Source{Path: name, Bytes: n})
 	}
 	r := agg.Report(skip)
 	r.Tag, r.Strategy = c.Tag, c.Strategy
