@@ -94,7 +94,8 @@ type Input struct {
 	Report  *report.Report
 	Skip    *report.Skip // frames shown as kernel/allocator; nil = report.DefaultSkip()
 	Sources []Source
-	// Start and End bound the hits when the log tells (zero: unknown).
+	// Start and End are the first and last time kd printed the target's
+	// clock (Debug session time), zero when the logs do not tell.
 	Start, End time.Time
 	BugChecks  []BugCheck
 	Leaks      *Leaks
@@ -315,9 +316,9 @@ func span(start, end time.Time) string {
 	case start.IsZero() && end.IsZero():
 		return "not recorded in the log"
 	case end.IsZero() || end.Equal(start):
-		return start.UTC().Format(time.RFC3339)
+		return start.UTC().Format(time.RFC3339) + " (target clock)"
 	}
-	return fmt.Sprintf("%s to %s (%s)", start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), end.Sub(start).Round(time.Second))
+	return fmt.Sprintf("%s to %s (%s, target clock)", start.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339), end.Sub(start).Round(time.Second))
 }
 
 func humanBytes(n int64) string {

@@ -87,7 +87,7 @@ func TestOptionalSections(t *testing.T) {
 	for _, want := range []string{
 		`id="bugchecks"`, "DRIVER_VERIFIER_DETECTED_VIOLATION", "0xffffa001`23456789", "leakydrv!LeakyUnload&#43;0x10",
 		`id="leaks"`, `<svg id="growth"`, "hit 52: 49 outstanding, 196.0 KiB", "192.0 KiB",
-		"2026-12-01T08:00:00Z to 2026-12-01T09:30:00Z (1h30m0s)",
+		"2026-12-01T08:00:00Z to 2026-12-01T09:30:00Z (1h30m0s, target clock)",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)

@@ -101,8 +101,12 @@ func (c *ReportCmd) Run(s streams) error {
 
 	agg := report.NewAggregator()
 	var sources []htmlreport.Source
+	var clock *report.SessionClock
+	if format == "html" {
+		clock = report.NewSessionClock()
+	}
 	for _, p := range c.Logs {
-		n, err := readLog(p, stdin, stderr, agg)
+		n, err := readLog(p, stdin, stderr, agg, clock)
 		if err != nil {
 			return err
 		}
@@ -123,7 +127,7 @@ func (c *ReportCmd) Run(s streams) error {
 	opt := report.WriteOptions{Top: c.Top}
 	write := func(w io.Writer) error {
 		if format == "html" {
-			return htmlreport.Write(w, htmlreport.Input{Report: r, Skip: skip, Sources: sources})
+			return htmlreport.Write(w, htmlreport.Input{Report: r, Skip: skip, Sources: sources, Start: clock.First, End: clock.Last})
 		}
 		return report.Write(w, r, format, opt)
 	}
@@ -206,8 +210,8 @@ func checkTagStrategy(tag, strategy string) error {
 }
 
 // readLog parses one log ("-" is stdin) into agg and returns its size in
-// bytes.
-func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator) (int64, error) {
+// bytes; clock, if not nil, also reads kd's Debug session time lines.
+func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator, clock *report.SessionClock) (int64, error) {
 	name := p
 	var r io.Reader
 	if p == "-" {
@@ -226,6 +230,10 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 			return 0, fmt.Errorf("report: %s is a directory, not a kd log", p)
 		}
 		r = f
+	}
+	if clock != nil {
+		r = io.TeeReader(r, clock)
+		defer clock.Flush()
 	}
 	st, err := stacks.Scan(r, agg.Add)
 	if errors.Is(err, stacks.ErrBinary) {

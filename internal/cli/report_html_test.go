@@ -143,3 +143,25 @@ func (l *lockedBuilder) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// The page's time span comes from kd's Debug session time lines.
+func TestReportHTMLTimeSpan(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "kd.log")
+	body, err := os.ReadFile(fixturePath("hits_x64.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "Debug session time: Wed Nov 25 22:01:02.051 2026 (UTC + 0:00)\n" + string(body) + "\nDebug session time: Wed Nov 25 23:01:02.051 2026 (UTC + 1:00)\n"
+	if err := os.WriteFile(log, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(dir, "r.html")
+	if code, _, stderr := runMain(t, "report", "--format", "html", "-o", dst, log); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	page, _ := os.ReadFile(dst)
+	if want := `<dd id="span">2026-11-25T22:01:02Z (target clock)</dd>`; !strings.Contains(string(page), want) {
+		t.Errorf("page lacks %q", want)
+	}
+}
