@@ -72,7 +72,7 @@ demo: build
 	  --tag Ddk --max-hits 200 --duration 20s
 	bin/kdlaunch report --format folded -o $(DEMO)/stacks.folded $(DEMO)/debug.log
 	bin/kdlaunch report --format pprof -o $(DEMO)/stacks.pb.gz $(DEMO)/debug.log
-	bin/kdlaunch report --format html --tag Ddk --strategy special-pool -o $(DEMO_REL)/report.html $(DEMO_REL)/debug.log
+	bin/kdlaunch report --format html -o $(DEMO_REL)/report.html $(DEMO_REL)/debug.log
 	@echo "demo: log, transcript, folded stacks and pprof profile in $(DEMO)/ (go tool pprof -http=: $(DEMO)/stacks.pb.gz)"
 	@echo "demo: the HTML report is $(DEMO)/report.html (open it in a browser; bin/kdlaunch report --web $(DEMO)/debug.log serves pprof's UI)"
 	@echo

@@ -93,7 +93,7 @@ type Report struct {
 	// stacks were cut off or not printed with kb.
 	Hits int `json:"breakpoint_hits"`
 	// Tag and Strategy are what the hunt was for and how it broke in, when
-	// a flag says so (the log does not record them reliably).
+	// the log (HeadFacts) or a flag tells.
 	Tag      string        `json:"tag,omitempty"`
 	Strategy string        `json:"strategy,omitempty"`
 	Stacks   []StackCount  `json:"stacks"`

@@ -101,14 +101,28 @@ func (c *ReportCmd) Run(s streams) error {
 
 	agg := report.NewAggregator()
 	var sources []htmlreport.Source
+	// kd's clock is read only for the page: it looks at every byte again.
 	var clock *report.SessionClock
 	if format == "html" {
 		clock = report.NewSessionClock()
 	}
+	tag, strategy := c.Tag, c.Strategy
 	for _, p := range c.Logs {
-		n, err := readLog(p, stdin, stderr, agg, clock)
+		var facts report.HeadFacts
+		watch := []logWatcher{&facts}
+		if clock != nil {
+			watch = append(watch, clock)
+		}
+		n, err := readLog(p, stdin, stderr, agg, watch...)
 		if err != nil {
 			return err
+		}
+		// A flag wins; then the first log that tells.
+		if tag == "" {
+			tag = facts.Tag
+		}
+		if strategy == "" {
+			strategy = facts.Strategy
 		}
 		name := p
 		if p == "-" {
@@ -117,7 +131,7 @@ func (c *ReportCmd) Run(s streams) error {
 		sources = append(sources, htmlreport.Source{Path: name, Bytes: n})
 	}
 	r := agg.Report(skip)
-	r.Tag, r.Strategy = c.Tag, c.Strategy
+	r.Tag, r.Strategy = tag, strategy
 	if warn := report.UnresolvedWarning(r); warn != "" && format != "table" {
 		fmt.Fprintln(stderr, "report: "+warn)
 	}
@@ -194,6 +208,13 @@ func validFormat(f string) bool {
 	return false
 }
 
+// logWatcher reads a log alongside the stack parser (report.HeadFacts,
+// report.SessionClock).
+type logWatcher interface {
+	io.Writer
+	Flush()
+}
+
 // checkTagStrategy refuses a --tag kd could not have hunted and a
 // --strategy kdlaunch does not have.
 func checkTagStrategy(tag, strategy string) error {
@@ -210,8 +231,8 @@ func checkTagStrategy(tag, strategy string) error {
 }
 
 // readLog parses one log ("-" is stdin) into agg and returns its size in
-// bytes; clock, if not nil, also reads kd's Debug session time lines.
-func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator, clock *report.SessionClock) (int64, error) {
+// bytes; every watcher also gets the bytes read, and a Flush at the end.
+func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator, watch ...logWatcher) (int64, error) {
 	name := p
 	var r io.Reader
 	if p == "-" {
@@ -231,9 +252,13 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		}
 		r = f
 	}
-	if clock != nil {
-		r = io.TeeReader(r, clock)
-		defer clock.Flush()
+	if len(watch) > 0 {
+		ws := make([]io.Writer, len(watch))
+		for i, w := range watch {
+			ws[i] = w
+			defer w.Flush()
+		}
+		r = io.TeeReader(r, io.MultiWriter(ws...))
 	}
 	st, err := stacks.Scan(r, agg.Add)
 	if errors.Is(err, stacks.ErrBinary) {

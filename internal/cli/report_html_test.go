@@ -44,10 +44,25 @@ func TestReportJSONExtras(t *testing.T) {
 	if doc["breakpoint_hits"] != 4.0 || doc["tag"] != "Ddk" || doc["strategy"] != "special-pool" {
 		t.Errorf("extras: %v %v %v", doc["breakpoint_hits"], doc["tag"], doc["strategy"])
 	}
-	// Without the flags, no tag or strategy key at all.
+	// Without the flags, what the log tells: this one typed the
+	// special-pool breakpoint but holds no live check, so no tag.
 	_, out, _ = runMain(t, "report", "--format", "json", fixturePath("hits_x64.log"))
-	if strings.Contains(out, `"tag"`) || strings.Contains(out, `"strategy"`) {
-		t.Errorf("tag or strategy without a flag:\n%s", out)
+	if strings.Contains(out, `"tag"`) || !strings.Contains(out, `"strategy": "special-pool"`) {
+		t.Errorf("tag or strategy from the log:\n%s", out)
+	}
+	// A log with the live check names the tag; a flag still wins.
+	log := filepath.Join(t.TempDir(), "kd.log")
+	body, _ := os.ReadFile(fixturePath("hits_x64.log"))
+	if err := os.WriteFile(log, append([]byte("1: kd> dd nt!MmSpecialPoolTag L1\nfffff801`1e5c3a10  206b6444\n"), body...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ = runMain(t, "report", "--format", "json", log)
+	if !strings.Contains(out, `"tag": "Ddk"`) || !strings.Contains(out, `"strategy": "special-pool"`) {
+		t.Errorf("tag from the log:\n%s", out)
+	}
+	_, out, _ = runMain(t, "report", "--format", "json", "--tag", "Tag1", log)
+	if !strings.Contains(out, `"tag": "Tag1"`) {
+		t.Errorf("--tag did not win over the log:\n%s", out)
 	}
 }
 
