@@ -31,8 +31,8 @@ type ReportCmd struct {
 	SkipAdd   []string      `sep:"," placeholder:"PATTERNS" help:"Patterns to skip in addition to --skip (e.g. Wdf01000,mydrv!MyAllocWrapper)."`
 	Follow    bool          `help:"Follow a log that kdlaunch run is still writing: redraw the top stacks and the hit rate every --interval until Ctrl+C."`
 	Interval  time.Duration `default:"2s" help:"Redraw period for --follow."`
-	Tag       string        `placeholder:"TAG" help:"The pool tag the logs hunted (shown in json and html; e.g. Ddk)."`
-	Strategy  string        `placeholder:"NAME" help:"How the logs were recorded: special-pool or pool-hit-tag (shown in json and html)."`
+	Tag       string        `placeholder:"TAG" help:"The pool tag the logs hunted, for json and html (default: what the live check or PoolHitTag command in the log tells)."`
+	Strategy  string        `placeholder:"NAME" help:"How the logs were recorded, special-pool or pool-hit-tag, for json and html (default: what the commands in the log tell)."`
 	Web       bool          `help:"Serve the pprof web UI (flame graph, top, peek) for the logs on --http until Ctrl+C; no Go toolchain needed."`
 	HTTP      string        `name:"http" default:"127.0.0.1:0" placeholder:"ADDR" help:"Address for --web (default: 127.0.0.1 on a free port)."`
 	NoBrowser bool          `help:"With --web: print the URL but do not open a browser."`
