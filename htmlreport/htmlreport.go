@@ -44,7 +44,49 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"pct":   func(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" },
 	"bytes": humanBytes,
 	"add1":  func(i int) int { return i + 1 },
+	"hits":  func(n int) string { return plural(n, "hit") },
+	"hint":  hintHTML,
 }).Parse(pageTmpl))
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// hintHTML escapes a hint and shows its `commands` as code. A backtick
+// between two hex digits is part of a kd address (fffff800`12345678), not
+// a quote.
+func hintHTML(h string) template.HTML {
+	isHex := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+	var b, seg strings.Builder
+	code := false
+	flush := func() {
+		t := template.HTMLEscapeString(seg.String())
+		if code {
+			t = "<code>" + t + "</code>"
+		}
+		b.WriteString(t)
+		seg.Reset()
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if c == '`' && !(i > 0 && i+1 < len(h) && isHex(h[i-1]) && isHex(h[i+1])) {
+			flush()
+			code = !code
+			continue
+		}
+		seg.WriteByte(c)
+	}
+	if code {
+		// An unmatched quote: show it as it was.
+		code = false
+		b.WriteString("`")
+	}
+	flush()
+	return template.HTML(b.String())
+}
 
 // Source is one log the report was made from.
 type Source struct {

@@ -41,8 +41,10 @@ func TestPage(t *testing.T) {
 		`<dd id="hits">8</dd>`,
 		`<code>c:\debug\debug.log</code> (2.0 KiB)`,
 		`data-frame="leakydrv!LeakyAllocateBuffer&#43;0x2c"`,
-		`1 breakpoint hits have no readable stack`,
+		`1 breakpoint hit has no readable stack`,
 		"hint: avscan has no symbols",
+		"<code>.reload /f avscan.sys</code>",
+		"</b> 1 hit (14.29%)",
 		`"all stacks: 7 hits"`,
 	} {
 		if !strings.Contains(page, want) {
@@ -107,7 +109,7 @@ func TestUnresolvedWarningShown(t *testing.T) {
 	a := report.NewAggregator()
 	a.Add(stacks.Stack{Frames: []string{"nt!MmAllocateSpecialPool", "fffff800`12345678", "nt!Caller"}})
 	page := render(t, Input{Report: a.Report(nil)})
-	if !strings.Contains(page, `id="unresolved-warning"`) || !strings.Contains(page, "lm a fffff800`12345678") {
+	if !strings.Contains(page, `id="unresolved-warning"`) || !strings.Contains(page, "<code>lm a fffff800`12345678</code>") {
 		t.Error("no unresolved warning or hint")
 	}
 }
@@ -196,6 +198,19 @@ func BenchmarkJSON(b *testing.B) {
 	for b.Loop() {
 		if err := report.WriteJSON(&bytes.Buffer{}, r); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestHintHTML(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"run `lm a fffff800`12345678` in kd", "run <code>lm a fffff800`12345678</code> in kd"},
+		{"`.reload /f a.sys` then <b>", "<code>.reload /f a.sys</code> then &lt;b&gt;"},
+		{"an odd ` quote", "an odd ` quote"},
+		{"plain", "plain"},
+	} {
+		if got := string(hintHTML(tc.in)); got != tc.want {
+			t.Errorf("hintHTML(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }
