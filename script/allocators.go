@@ -203,7 +203,7 @@ type SymbolAnswer struct {
 // "fffff801`1e7a2b30 nt!MmAllocateSpecialPool (<no parameter info>)",
 // "8062f7b4          nt!MmAllocateSpecialPool = <no type information>".
 var reXLine = regexp.MustCompile("^(?:[0-9a-fA-F]{8}`[0-9a-fA-F]{8}|[0-9a-fA-F]{16}|[0-9a-fA-F]{8})\\s+([^\\s(=]+)")
-var reXAddr = regexp.MustCompile("^(\\S+)")
+var reXAddr = regexp.MustCompile(`^(\S+)`)
 
 // ParseXAnswer reads kd's answer to "x sym": the first line that names sym
 // at an address resolves it; any symbol warnings about nt are reported too.
