@@ -59,3 +59,13 @@ func noteLine(t []byte) bool {
 	// !analyze -v's head: "DRIVER_VERIFIER_DETECTED_VIOLATION (c4)".
 	return 'A' <= c && c <= 'Z' && t[len(t)-1] == ')' && bytes.Contains(t, []byte("_")) && bytes.Contains(t, []byte(" ("))
 }
+
+// OnNote makes the Tail hand note the lines ScanNotes would, in log order
+// with the stacks.
+func (t *Tail) OnNote(note func(line string)) {
+	if note == nil {
+		t.m.note = nil
+		return
+	}
+	t.m.note = func(l []byte) { note(string(l)) }
+}

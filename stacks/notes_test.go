@@ -109,3 +109,21 @@ func FuzzScanNotes(f *testing.F) {
 func utf16ish(data []byte) bool {
 	return bytes.IndexByte(data, 0) >= 0 || len(data) >= 2 && (data[0] == 0xFF || data[0] == 0xFE || data[0] == 0xEF)
 }
+
+// Tail, fed in small pieces, notes the same lines in the same order.
+func TestTailNotes(t *testing.T) {
+	var got []string
+	tl := NewTail(func(s Stack) { got = append(got, "S "+s.Frames[0]) })
+	tl.OnNote(func(l string) { got = append(got, "N "+l) })
+	log := []byte(noteBlock + "0: kd> ")
+	for len(log) > 0 {
+		n := min(7, len(log))
+		if _, err := tl.Write(log[:n]); err != nil {
+			t.Fatal(err)
+		}
+		log = log[n:]
+	}
+	if strings.Join(got, "\n") != strings.Join(noteBlockEvents, "\n") {
+		t.Errorf("events:\n%s", strings.Join(got, "\n"))
+	}
+}
