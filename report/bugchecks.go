@@ -64,11 +64,28 @@ func (x *extras) clone() extras {
 	return c
 }
 
-func (x *extras) addFree(s stacks.Stack, n int) {
+// addOther counts s if it is a free's or a bug check's stack and reports
+// whether it was. The caller has found s among no allocations.
+func (x *extras) addOther(s stacks.Stack, key string, n int) bool {
+	if _, ok := x.frees[key]; ok {
+		x.addFree(s, key, n)
+		return true
+	}
+	switch stacks.RoleOf(s.Frames) {
+	case stacks.RoleFree:
+		x.addFree(s, key, n)
+		return true
+	case stacks.RoleBugCheck:
+		x.addBugCheckStack(s)
+		return true
+	}
+	return false
+}
+
+func (x *extras) addFree(s stacks.Stack, key string, n int) {
 	if x.frees == nil {
 		x.frees = make(map[string]*entry)
 	}
-	key := s.Key()
 	e := x.frees[key]
 	if e == nil {
 		e = &entry{frames: s.Frames, first: len(x.freeOrder)}

@@ -41,17 +41,13 @@ func (a *Aggregator) AddN(s stacks.Stack, n int) {
 	if len(s.Frames) == 0 || n <= 0 {
 		return
 	}
-	switch stacks.RoleOf(s.Frames) {
-	case stacks.RoleFree:
-		a.x.addFree(s, n)
-		return
-	case stacks.RoleBugCheck:
-		a.x.addBugCheckStack(s)
-		return
-	}
 	key := s.Key()
 	e := a.m[key]
 	if e == nil {
+		// A stack seen for the first time: is it an allocation at all?
+		if a.x.addOther(s, key, n) {
+			return
+		}
 		e = &entry{frames: s.Frames, first: len(a.order)}
 		a.m[key] = e
 		a.order = append(a.order, e)
