@@ -601,3 +601,85 @@ func ClassifyBreak(lines []string, bugCheck bool) Break {
 	}
 	return b
 }
+
+// AnswerKind is which of kd's answers a line is, for a session that reads
+// every line: the parsers above then take the details.
+type AnswerKind int
+
+// Kinds of answers. AnswerNone is every other line.
+const (
+	AnswerNone          AnswerKind = iota
+	AnswerStartFailure             // ParseStartFailure
+	AnswerInsertFailure            // ParseInsertFailure
+	AnswerBreakpoint               // a deferred, unresolved or syntax-error answer: ParseBreakpointAnswer
+	AnswerRedefined                // "breakpoint N redefined"
+	AnswerSymbolWarning            // ParseSymbolWarning
+)
+
+var answerNames = [...]string{"none", "start failure", "insert failure", "breakpoint answer", "redefined", "symbol warning"}
+
+func (k AnswerKind) String() string {
+	if int(k) < len(answerNames) {
+		return answerNames[k]
+	}
+	return "answer(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Answer says which answer one complete line of kd output is. Stack rows,
+// which start with a hex digit and make up most of a hunt's output, are
+// answered from their first bytes.
+func Answer(line string) AnswerKind {
+	s := strings.TrimSpace(StripPrompt(line))
+	if s == "" {
+		return AnswerNone
+	}
+	switch s[0] {
+	case 'C', 'c':
+		if _, ok := ParseStartFailure(s); ok {
+			return AnswerStartFailure
+		}
+		if reUnresolved.MatchString(s) {
+			return AnswerBreakpoint
+		}
+	case 'U', 'u':
+		if _, ok := ParseInsertFailure(s); ok {
+			return AnswerInsertFailure
+		}
+		if _, ok := ParseSymbolWarning(s); ok {
+			return AnswerSymbolWarning
+		}
+		return AnswerNone
+	case 'b', 'B':
+		if _, ok := ParseInsertFailure(s); ok {
+			return AnswerInsertFailure
+		}
+		if reDeferred.MatchString(s) {
+			return AnswerBreakpoint
+		}
+		if reRedefined.MatchString(s) {
+			return AnswerRedefined
+		}
+		return AnswerNone
+	case '^':
+		if reUnresolved.MatchString(s) || reSyntax.MatchString(s) {
+			return AnswerBreakpoint
+		}
+		return AnswerNone
+	case '*':
+		if _, ok := ParseSymbolWarning(s); ok {
+			return AnswerSymbolWarning
+		}
+		return AnswerNone
+	case 'S', 's':
+		if reSyntax.MatchString(s) {
+			return AnswerBreakpoint
+		}
+	}
+	if '0' <= s[0] && s[0] <= '9' || 'a' <= s[0] && s[0] <= 'f' {
+		return AnswerNone
+	}
+	if _, ok := ParseSymbolWarning(s); ok {
+		return AnswerSymbolWarning
+	}
+	return AnswerNone
+}

@@ -289,9 +289,39 @@ func FuzzAnswers(f *testing.F) {
 					t.Fatal("check of two lines")
 				}
 			}
-			ParseInsertFailure(l)
+			_, insert := ParseInsertFailure(l)
+			if insert && Answer(l) != AnswerInsertFailure {
+				t.Fatalf("Answer(%q) = %v for an insert failure", l, Answer(l))
+			}
 		}
 		ClassifyBreak(strings.Split(s, "\n"), false)
 		CheckBL(ParseBL(s), strings.Split(s, "\n"))
 	})
+}
+
+func TestAnswer(t *testing.T) {
+	tests := []struct {
+		line string
+		kind AnswerKind
+	}{
+		{"Could not start kernel debugging using com:port=com1,baud=115200 parameters, Win32 error 0n5", AnswerStartFailure},
+		{"Unable to insert breakpoint 0 at fffff801`1e7a2b30, Win32 error 0n299", AnswerInsertFailure},
+		{"bp0 at fffff801`1e7a2b30 failed", AnswerInsertFailure},
+		{"0: kd> Bp expression 'nt!MmAllocateSpecialPool' could not be resolved, adding deferred bp", AnswerBreakpoint},
+		{"Couldn't resolve error at 'nt!Foo'", AnswerBreakpoint},
+		{"     ^ Couldn't resolve error at 'nt!Foo'", AnswerBreakpoint},
+		{"  ^ Syntax error at 'bp \"'", AnswerBreakpoint},
+		{"breakpoint 0 redefined", AnswerRedefined},
+		{"*** ERROR: Symbol file could not be found.  Defaulted to export symbols for ntkrnlmp.exe - ", AnswerSymbolWarning},
+		{`Unable to load image \SystemRoot\system32\ntoskrnl.exe, Win32 error 0n2`, AnswerSymbolWarning},
+		{"Breakpoint 0 hit", AnswerNone},
+		{"00 fffff801`d1f0a3b2 : 00000000`00000200 : nt!MmAllocateSpecialPool", AnswerNone},
+		{"Connected to Windows 10 19041 x64 target", AnswerNone},
+		{"", AnswerNone},
+	}
+	for _, tc := range tests {
+		if got := Answer(tc.line); got != tc.kind {
+			t.Errorf("Answer(%q) = %v, want %v", tc.line, got, tc.kind)
+		}
+	}
 }
