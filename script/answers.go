@@ -229,8 +229,16 @@ func BreakpointExpr(cmd string) (expr string, ok bool) {
 	for i := 1; i < len(f); i++ {
 		switch a := f[i]; {
 		case a == "/1":
-		case a == "/p" || a == "/t" || a == "/c" || a == "/C" || a == "/w":
+		case a == "/p" || a == "/t" || a == "/c" || a == "/C":
 			i++
+		case a == "/w":
+			// A quoted dx expression, spaces and all.
+			i++
+			if i < len(f) && strings.HasPrefix(f[i], `"`) {
+				for t := f[i][1:]; !strings.HasSuffix(t, `"`) && i+1 < len(f); t = f[i] {
+					i++
+				}
+			}
 		case strings.HasPrefix(a, "\""):
 			return "", false
 		default:
@@ -253,7 +261,7 @@ type Breakpoint struct {
 // " 0 e fffff800`02e03904     0001 (0001) nt!MmCreateProcessAddressSpace"
 // " 0 e 010049e0     0001 (0001)  0:**** stst!main"
 // " 1 eu             0001 (0001) (nt!MmAllocateSpecialPool)"
-var reBL = regexp.MustCompile("^\\s*(\\d+)\\s+([edED])([uU]?)\\s+(?:((?:[0-9a-fA-F]{8}`)?[0-9a-fA-F]{8,16})\\s+)?([0-9a-fA-F]{4})\\s+\\(([0-9a-fA-F]{4})\\)\\s*(?:\\d+:\\*{4}\\s+)?(.*)$")
+var reBL = regexp.MustCompile("^\\s*(\\d+)\\s+([edED])([uU]?)\\s+(?:(?:Disable|Enable) Clear\\s+)?(?:((?:[0-9a-fA-F]{8}`)?[0-9a-fA-F]{8,16})\\s+)?([0-9a-fA-F]{4})\\s+\\(([0-9a-fA-F]{4})\\)\\s*(?:\\d+:\\*{4}\\s+)?(.*)$")
 
 // ParseBL reads bl output. Lines that are not breakpoints (prompts,
 // "Match thread" restrictions, warnings) are skipped.
@@ -294,11 +302,11 @@ func CheckBL(list []Breakpoint, armed []string) error {
 		if !ok {
 			continue
 		}
+		// The same expression may be listed twice: one good entry is enough.
 		var found *Breakpoint
 		for i := range list {
-			if sameExpr(list[i].Expr, expr) {
-				found = &list[i]
-				break
+			if b := &list[i]; sameExpr(b.Expr, expr) && (found == nil || b.Enabled && !b.Deferred) {
+				found = b
 			}
 		}
 		switch {

@@ -79,6 +79,8 @@ func TestBreakpointExpr(t *testing.T) {
 		{`bu nt!ExAllocateHeapSpecialPool`, "nt!ExAllocateHeapSpecialPool"},
 		{`bp5 /1 /t @$thread mydrv!Foo+0x10 "kb;g"`, "mydrv!Foo+0x10"},
 		{`BP[1+1] nt!X`, "nt!X"},
+		{`bp /w "@$curthread.Id == 5" nt!Foo "kb;g"`, "nt!Foo"},
+		{`bp /w "x" nt!Foo`, "nt!Foo"},
 		{`ed nt!PoolHitTag 206b6444`, ""},
 		{`bl`, ""},
 		{`bp "kb"`, ""},
@@ -98,6 +100,8 @@ func TestParseBL(t *testing.T) {
 		" 1 eu             0001 (0001) (nt!ExAllocateHeapSpecialPool)\r\n" +
 		" 2 d  fffff801`1e7a2b30     0001 (0001) ntkrnlmp!MmFreeSpecialPool\r\n" +
 		" 3 e 010049e0     0001 (0001)  0:**** stst!main\r\n" +
+		" 4 e Disable Clear  fffff803`82b1c9a8     0001 (0001) nt!ExpFreeHeapSpecialPool\r\n" +
+		" 5 d  fffff803`82b1c9a8     0001 (0001) nt!ExpFreeHeapSpecialPool\r\n" +
 		"     Match thread data ffffe001`d4aec5c0\r\n" +
 		"0: kd> "
 	got := ParseBL(out)
@@ -106,6 +110,8 @@ func TestParseBL(t *testing.T) {
 		{ID: 1, Enabled: true, Deferred: true, Expr: "nt!ExAllocateHeapSpecialPool"},
 		{ID: 2, Enabled: false, Address: "fffff801`1e7a2b30", Expr: "ntkrnlmp!MmFreeSpecialPool"},
 		{ID: 3, Enabled: true, Address: "010049e0", Expr: "stst!main"},
+		{ID: 4, Enabled: true, Address: "fffff803`82b1c9a8", Expr: "nt!ExpFreeHeapSpecialPool"},
+		{ID: 5, Address: "fffff803`82b1c9a8", Expr: "nt!ExpFreeHeapSpecialPool"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("ParseBL = %+v", got)
@@ -125,6 +131,7 @@ func TestParseBL(t *testing.T) {
 		{"disabled, other kernel name", []string{`bp nt!MmFreeSpecialPool`}, []string{"disabled", "be 2"}},
 		{"missing", []string{`bp nt!ExFreeHeapPool`}, []string{"does not list it"}},
 		{"not a breakpoint", []string{`ed nt!PoolHitTag 0`}, nil},
+		{"listed twice, one good", []string{`bp nt!ExpFreeHeapSpecialPool`}, nil},
 		{"two at once", []string{`bp nt!ExFreeHeapPool`, `bp nt!ExAllocateHeapSpecialPool`}, []string{"does not list it", "deferred"}},
 	}
 	for _, tc := range tests {

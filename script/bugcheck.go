@@ -236,6 +236,9 @@ func (r *BugCheckRecognizer) Line(line string) BugCheckEvent {
 		}
 		return BugCheckNone
 	}
+	if s[len(s)-1] != ')' || s[0] < 'A' || s[0] > 'Z' {
+		return BugCheckNone
+	}
 	if m := reAnalyzeHead.FindStringSubmatch(s); m != nil {
 		r.inAnalyze, r.haveArgs = true, 0
 		return r.code(parseHex(m[2]))
