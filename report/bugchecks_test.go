@@ -149,3 +149,23 @@ func TestBugChecksInEveryFormat(t *testing.T) {
 		t.Errorf("table:\n%s", tab.String())
 	}
 }
+
+// Breakpoint hits on a free routine have their stacks: no "no readable
+// stack" note for them.
+func TestHitsOnFreesHaveStacks(t *testing.T) {
+	a := NewAggregator()
+	a.Add(allocStack)
+	a.Add(freeStack)
+	a.AddHits(2)
+	var tab bytes.Buffer
+	WriteTable(&tab, a.Report(nil), WriteOptions{})
+	if strings.Contains(tab.String(), "no readable stack") {
+		t.Errorf("table:\n%s", tab.String())
+	}
+	a.AddHits(1)
+	tab.Reset()
+	WriteTable(&tab, a.Report(nil), WriteOptions{})
+	if !strings.Contains(tab.String(), "note: 1 hits have no readable stack") {
+		t.Errorf("table:\n%s", tab.String())
+	}
+}

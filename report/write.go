@@ -165,8 +165,8 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		hits = fmt.Sprintf(", %d breakpoint hits", r.Hits)
 	}
 	line("%d stacks, %d unique%s", r.StacksTotal, r.UniqueStacks, hits)
-	if r.Hits > r.StacksTotal {
-		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-r.StacksTotal)
+	if read := r.StacksTotal + r.FreesTotal; r.Hits > read {
+		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-read)
 	}
 	if r.StacksTotal == 0 {
 		if r.FreesTotal == 0 && len(r.BugChecks) == 0 {
