@@ -101,6 +101,7 @@ type follower struct {
 func (fl *follower) reset() {
 	fl.agg = NewAggregator()
 	fl.tail = stacks.NewTail(func(s stacks.Stack) { fl.agg.Add(s) })
+	fl.tail.OnNote(func(l string) { fl.agg.Note(l) })
 	fl.off = 0
 	fl.drawn = false
 }

@@ -26,6 +26,10 @@ func Scan(r io.Reader, fn func(s Stack)) (Stats, error) {
 
 // ScanWorkers is Scan with an explicit number of parsing goroutines.
 func ScanWorkers(r io.Reader, workers int, fn func(s Stack)) (Stats, error) {
+	return scanWorkers(r, workers, fn, nil)
+}
+
+func scanWorkers(r io.Reader, workers int, fn func(s Stack), note func(string)) (Stats, error) {
 	var st Stats
 	text, enc, err := textReader(r)
 	st.Encoding = enc
@@ -54,6 +58,9 @@ func ScanWorkers(r io.Reader, workers int, fn func(s Stack)) (Stats, error) {
 	if rerr != nil {
 		// The whole input fits in one chunk: parse it here.
 		m := newMachine(func(u *unique) { st.Stacks++; fn(u.stack()) })
+		if note != nil {
+			m.note = func(l []byte) { note(string(l)) }
+		}
 		m.feed(first[:n], true)
 		m.eof()
 		st.Hits, st.Lines = m.hits, m.lines
@@ -62,7 +69,7 @@ func ScanWorkers(r io.Reader, workers int, fn func(s Stack)) (Stats, error) {
 		}
 		return st, nil
 	}
-	return scanParallel(text, first, workers, fn, st)
+	return scanParallel(text, first, workers, fn, note, st)
 }
 
 // readFull reads until p is full or the reader fails (io.EOF at the end).
@@ -86,12 +93,19 @@ type chunk struct {
 	final  bool // the last chunk of the input
 	worker int
 	out    []*unique
+	notes  []chunkNote
 	hits   int
 	lines  int64
 	done   chan struct{}
 }
 
-func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st Stats) (Stats, error) {
+// chunkNote is a noted line and how many of its chunk's stacks came before it.
+type chunkNote struct {
+	at   int
+	line string
+}
+
+func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), note func(string), st Stats) (Stats, error) {
 	nchunks := 2*workers + 2
 	free := make(chan *chunk, nchunks)
 	for i := 1; i < nchunks; i++ {
@@ -105,6 +119,9 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 		go func(in <-chan *chunk) {
 			var cur *chunk
 			m := newMachine(func(u *unique) { cur.out = append(cur.out, u) })
+			if note != nil {
+				m.note = func(l []byte) { cur.notes = append(cur.notes, chunkNote{len(cur.out), string(l)}) }
+			}
 			for c := range in {
 				cur = c
 				if !c.cont {
@@ -155,7 +172,7 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 				cut, open = cutPoint(c.buf[:n])
 			}
 			c.n, c.cont, c.open, c.final = cut, prevOpen, open, final
-			c.out, c.hits, c.lines = c.out[:0], 0, 0
+			c.out, c.notes, c.hits, c.lines = c.out[:0], c.notes[:0], 0, 0
 			c.done = make(chan struct{})
 			if prevOpen {
 				c.worker = prevWorker
@@ -178,9 +195,16 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 
 	for c := range order {
 		<-c.done
-		for _, u := range c.out {
+		k := 0
+		for i, u := range c.out {
+			for ; k < len(c.notes) && c.notes[k].at <= i; k++ {
+				note(c.notes[k].line)
+			}
 			st.Stacks++
 			fn(u.stack())
+		}
+		for ; k < len(c.notes); k++ {
+			note(c.notes[k].line)
 		}
 		st.Hits += c.hits
 		st.Lines += c.lines

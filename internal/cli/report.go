@@ -85,6 +85,15 @@ func (c *ReportCmd) Run(s streams) error {
 	}
 	r := agg.Report(skip)
 	opt := report.WriteOptions{Top: c.Top}
+	if format == "folded" || format == "pprof" {
+		// These formats hold allocation stacks only.
+		if n := len(r.BugChecks); n > 0 {
+			fmt.Fprintf(stderr, "report: %d bug checks in the logs, not counted as allocations: --format table or json lists them\n", n)
+		}
+		if r.FreesTotal > 0 {
+			fmt.Fprintf(stderr, "report: %d free stacks in the logs, not counted as allocations: --format table or json lists them\n", r.FreesTotal)
+		}
+	}
 
 	if c.Output == "" || c.Output == "-" {
 		if format == "pprof" && report.IsTerminal(stdout) {
@@ -166,7 +175,8 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		}
 		r = f
 	}
-	st, err := stacks.Scan(r, agg.Add)
+	st, err := stacks.ScanNotes(r, agg.Add, agg.Note)
+	agg.EndLog()
 	if errors.Is(err, stacks.ErrBinary) {
 		return fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
 	}
