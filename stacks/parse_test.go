@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/kdlaunch/kdlaunch/script/scripttest"
 )
 
 // fixture is a log in testdata/ and the stacks it holds, in order.
@@ -390,15 +392,23 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
-func TestPrompts(t *testing.T) {
-	for _, p := range []string{"kd>", "0: kd> kb", "KD> ", "KDx86> k", "lkd> !thread", "kd>!kv", "1: kd:x86> kb", "0:000> ~*kb", "0:000:x86> k"} {
-		if !isPrompt([]byte(p)) {
-			t.Errorf("not a prompt: %q", p)
+// The table shared with kd's dialect: what ends a stack as a prompt or a hit.
+func TestSharedLines(t *testing.T) {
+	for _, l := range scripttest.Lines {
+		tt := trimSpace([]byte(l.Text))
+		if len(tt) == 0 {
+			continue
 		}
-	}
-	for _, p := range []string{"avscan> scanning", "00 fffff800`12345678", "0: 12", "Breakpoint 0 hit", "kd", "x> y"} {
-		if isPrompt([]byte(p)) {
-			t.Errorf("taken for a prompt: %q", p)
+		want := lkOther
+		switch {
+		case l.Hit:
+			want = lkBreakpoint
+		case l.LogPrompt:
+			want = lkPrompt
+		}
+		got, _ := classify(tt)
+		if (got == lkBreakpoint || got == lkPrompt || want != lkOther) && got != want {
+			t.Errorf("classify(%q) = %d, want %d (hit %v, log prompt %v)", l.Text, got, want, l.Hit, l.LogPrompt)
 		}
 	}
 }

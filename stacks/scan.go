@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"runtime"
+
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // chunkSize is how much text one worker parses at a time.
@@ -223,7 +225,7 @@ func isResetLine(line []byte) bool {
 	}
 	switch t[0] {
 	case 'B':
-		return isBreakpointHit(t)
+		return script.IsHit(t)
 	case '#', 'C', 'F', 'R', 'M':
 		_, ok := parseHeader(t)
 		return ok
