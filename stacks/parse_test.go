@@ -135,7 +135,7 @@ func readFixture(t testing.TB, name string) []byte {
 // parseAll runs every way of parsing over log and checks they agree.
 func parseAll(t *testing.T, log []byte) (got [][]string, hits int) {
 	t.Helper()
-	p := NewParser(bytes.NewReader(log))
+	p := newParser(bytes.NewReader(log))
 	for {
 		s, err := p.Next()
 		if err == io.EOF {
@@ -174,7 +174,7 @@ func parseAll(t *testing.T, log []byte) (got [][]string, hits int) {
 
 func parseSeq(t *testing.T, log []byte) (got [][]string) {
 	t.Helper()
-	p := NewParser(bytes.NewReader(log))
+	p := newParser(bytes.NewReader(log))
 	for {
 		s, err := p.Next()
 		if err == io.EOF {
@@ -306,7 +306,7 @@ func TestBinaryAndEmpty(t *testing.T) {
 		if !errors.Is(err, ErrBinary) || !errors.As(err, &be) {
 			t.Errorf("%s: Scan error = %v, want ErrBinary", name, err)
 		}
-		if _, err := NewParser(bytes.NewReader(b)).Next(); !errors.Is(err, ErrBinary) {
+		if _, err := newParser(bytes.NewReader(b)).Next(); !errors.Is(err, ErrBinary) {
 			t.Errorf("%s: Parser error = %v, want ErrBinary", name, err)
 		}
 		if _, err := NewTail(func(Stack) {}).Write(append(b, '\n')); !errors.Is(err, ErrBinary) {
@@ -317,7 +317,7 @@ func TestBinaryAndEmpty(t *testing.T) {
 	if err != nil || st.Bytes != 0 || st.Stacks != 0 {
 		t.Errorf("empty input: %+v, %v", st, err)
 	}
-	if _, err := NewParser(strings.NewReader("")).Next(); err != io.EOF {
+	if _, err := newParser(strings.NewReader("")).Next(); err != io.EOF {
 		t.Errorf("empty input: Parser error %v, want io.EOF", err)
 	}
 }

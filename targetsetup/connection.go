@@ -37,4 +37,3 @@ func ParseConnection(s string) (Connection, error) {
 	}
 	return c, nil
 }
-

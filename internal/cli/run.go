@@ -186,7 +186,7 @@ func (c *RunCmd) Run(s streams) error {
 	console.Close()
 	if !errors.Is(err, launcher.ErrStartFailed) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
-		summary(s, stats, logPath, err, red)
+		summary(s, stats, logPath, err)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -408,7 +408,7 @@ func writeClient(cfg *config.Config, password string, console *launcher.Console)
 	return nil
 }
 
-func summary(s streams, st *launcher.Stats, logPath string, err error, red *redact.Redactor) {
+func summary(s streams, st *launcher.Stats, logPath string, err error) {
 	el := time.Since(st.Started).Truncate(time.Second)
 	rate := 0.0
 	if secs := time.Since(st.Started).Seconds(); secs > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/script"
 	"github.com/kdlaunch/kdlaunch/targetsetup"
 )
@@ -165,7 +166,7 @@ func writeTargetConfig(path string, cfg *config.Config) error {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("--write-config %s: the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first", path)
 		}
-		return fmt.Errorf("--write-config %s: %w: choose another file", path, unwrapPath(err))
+		return fmt.Errorf("--write-config %s: %w: choose another file", path, report.UnwrapPath(err))
 	}
 	return nil
 }
@@ -213,7 +214,7 @@ func writeFileAtomic(path string, perm fs.FileMode, write func(io.Writer) error)
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("cannot create a file in %s: %w: choose another file", dir, unwrapPath(err))
+		return fmt.Errorf("cannot create a file in %s: %w: choose another file", dir, report.UnwrapPath(err))
 	}
 	defer func() {
 		if err != nil {
