@@ -104,7 +104,7 @@ func ParseConnection(s string) (Connection, error) {
 		set[k] = v
 	}
 	fail := func(format string, a ...any) (Connection, error) {
-		return Connection{}, &ConnectionError{Input: c.Redacted("***"), Reason: fmt.Sprintf(format, a...)}
+		return Connection{}, &ConnectionError{Input: c.Redacted("***"), Reason: maskKeys(fmt.Sprintf(format, a...))}
 	}
 	known := func(keys ...string) error {
 		for _, o := range c.opts {
@@ -113,7 +113,7 @@ func ParseConnection(s string) (Connection, error) {
 				ok = ok || o.key == k
 			}
 			if !ok {
-				return &ConnectionError{Input: c.Redacted("***"), Reason: fmt.Sprintf("unknown option %q for %s; the forms are %s", o.key, transport, ConnectionForms)}
+				return &ConnectionError{Input: c.Redacted("***"), Reason: maskKeys(fmt.Sprintf("unknown option %q for %s; the forms are %s", o.key, transport, ConnectionForms))}
 			}
 		}
 		return nil
@@ -214,6 +214,17 @@ func ParseConnection(s string) (Connection, error) {
 	return c, nil
 }
 
+// maskKeys masks any "key=VALUE" in a message about a connection string
+// (but not the placeholder KEY of the forms).
+func maskKeys(s string) string {
+	return reAnyKey.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.HasPrefix(m[4:], "KEY") {
+			return m
+		}
+		return m[:4] + "***"
+	})
+}
+
 func hasOpt(set map[string]string, k string) bool { _, ok := set[k]; return ok }
 
 // SerialConnection is the connection for a COM port (com1 or \\.\com1) at a
@@ -252,15 +263,19 @@ func (c Connection) Redacted(what string) string {
 	parts := make([]string, len(c.opts))
 	for j, o := range c.opts {
 		switch {
-		case o.key == "key":
-			parts[j] = "key=" + what
+		case strings.Contains(o.key, "key"):
+			// Also a misspelt or unknown option that looks like the key.
+			parts[j] = o.key + "=" + what
 		case !o.eq:
 			parts[j] = o.key
 		default:
 			parts[j] = o.key + "=" + o.val
 		}
 	}
-	return c.raw[:i+1] + strings.Join(parts, ",")
+	// Any "key=" left inside another value is masked too.
+	return c.raw[:i+1] + reAnyKey.ReplaceAllStringFunc(strings.Join(parts, ","), func(m string) string {
+		return m[:4] + what
+	})
 }
 
 // ValidNetKey reports whether k has the form of a KDNET key as bcdedit
