@@ -615,7 +615,7 @@ var (
 )
 
 // parseHeader recognises a stack header and derives the row layout from
-// the column names it lists (kd-facts 3.5):
+// the column names it lists ("Stack layouts" in docs/kd-protocol.md):
 //
 //	ChildEBP RetAddr  Args to Child                 x86 kb/kv
 //	ChildEBP RetAddr                                x86 k
