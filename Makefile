@@ -6,7 +6,9 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # staticcheck and govulncheck are tool directives in go.mod: `go tool` builds
 # them from the module cache, so lint installs nothing and runs offline.
-STATICCHECK := $(GO) tool staticcheck
+# staticcheck is built for this host once (GOOS=windows on `go tool` would
+# build a Windows binary), then run with GOOS/GOARCH set for each target.
+STATICCHECK := bin/tools/staticcheck
 GOVULNCHECK := $(GO) tool govulncheck
 # govulncheck's database host is not always reachable (CI has no route to
 # it), but the Go module proxy serves the same OSV records as the module
@@ -36,7 +38,7 @@ test: build tidy lint vuln windows-build race
 tidy:
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy and commit the result"; exit 1; }
 
-lint:
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -45,6 +47,9 @@ lint:
 	$(STATICCHECK) ./...
 	GOOS=windows GOARCH=amd64 $(STATICCHECK) ./...
 	GOOS=windows GOARCH=arm64 $(STATICCHECK) ./...
+
+$(STATICCHECK): go.mod go.sum
+	$(GO) build -o $@ honnef.co/go/tools/cmd/staticcheck
 
 vuln: $(VULNDB)/db/index/db.json
 	$(GOVULNCHECK) -db file://$(VULNDB)/db ./...
