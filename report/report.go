@@ -60,15 +60,6 @@ func (a *Aggregator) AddN(s stacks.Stack, n int) {
 // a sanity check).
 func (a *Aggregator) AddHits(n int) { a.hits += n }
 
-// Total returns the number of stacks counted.
-func (a *Aggregator) Total() int { return a.total }
-
-// Unique returns the number of distinct stacks.
-func (a *Aggregator) Unique() int { return len(a.order) }
-
-// Hits returns the breakpoint hits recorded with AddHits.
-func (a *Aggregator) Hits() int { return a.hits }
-
 // Clone returns an independent copy (for a provisional view).
 func (a *Aggregator) Clone() *Aggregator {
 	b := &Aggregator{m: make(map[string]*entry, len(a.m)), order: make([]*entry, len(a.order)), total: a.total, hits: a.hits, x: a.x.clone()}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"runtime"
+
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // chunkSize is how much text one worker parses at a time.
@@ -18,7 +20,7 @@ const boundaryWindow = 256 << 10
 // the calling goroutine. It parses on all CPUs (GOMAXPROCS): one goroutine
 // reads (and decodes UTF-16) while the others parse chunks that are cut at
 // lines which reset the parser (hits and headers), so the result is the
-// same as NewParser's. fn must not keep s.Frames past the call if it
+// same as newParser's. fn must not keep s.Frames past the call if it
 // modifies them.
 func Scan(r io.Reader, fn func(s Stack)) (Stats, error) {
 	return ScanWorkers(r, runtime.GOMAXPROCS(0), fn)
@@ -247,7 +249,7 @@ func isResetLine(line []byte) bool {
 	}
 	switch t[0] {
 	case 'B':
-		return isBreakpointHit(t)
+		return script.IsHit(t)
 	case '#', 'C', 'F', 'R', 'M':
 		_, ok := parseHeader(t)
 		return ok
