@@ -346,7 +346,7 @@ func CheckPoolHitTagArmed(tag pooltag.Tag, xOut, ddOut string) error {
 		if x.ExportOnly {
 			why += " (kd has only nt's export symbols)"
 		}
-		return &ArmError{What: what, Why: why, Fix: SymbolFix + "; or use --strategy " + StrategySpecialPool}
+		return &ArmError{What: what, Why: why, Fix: SymbolFix + "; or use --strategy " + string(StrategySpecialPool)}
 	}
 	v, ok := ParseDD(ddOut)
 	if !ok {
