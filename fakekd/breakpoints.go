@@ -26,6 +26,9 @@ var allocFuncs = map[string]bool{
 	"nt!mmallocatespecialpool": true,
 	"nt!exallocatepoolwithtag": true,
 	"nt!exallocatepool2":       true,
+	// Segment-heap kernels (Windows 10 1903 and later).
+	"nt!exallocateheapspecialpool": true,
+	"nt!exallocateheappool":        true,
 }
 
 // hits reports whether the simulated allocations reach this breakpoint.

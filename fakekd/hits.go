@@ -27,6 +27,14 @@ func (m *machine) tick() {
 		m.reboot()
 		return
 	}
+	if c.BugCheck == "running" && !m.bugCheckDone && m.st.Hits >= c.BugCheckAfterHits {
+		m.bugCheck("running")
+		return
+	}
+	if c.PersonBreakAfter > 0 && !m.personDone && m.st.Hits >= c.PersonBreakAfter {
+		m.personBreak()
+		return
+	}
 	if c.LossAfterHits > 0 && !m.lossDone && m.hitsThisProcess >= c.LossAfterHits {
 		m.lossDone = true
 		m.loseTransport()
@@ -51,12 +59,23 @@ func (m *machine) hit() {
 		// A PoolHitTag match is an int 3 inside the allocator, not a
 		// breakpoint: no command string runs and the target halts.
 		top := []FrameDef{{Sym: m.a.poolHitSym}}
-		if m.a.ptr64 {
+		sym, ip := m.a.poolHitSym, m.a.poolHitAddr
+		switch {
+		case m.poolHitFree():
+			// PoolHitTag also breaks on frees: the free routine is on
+			// top, the driver releasing its buffer below.
+			fr := freeFrames(sd)
+			top, sd = fr[:1], StackDef{Frames: fr[1:], EndsInUser: sd.EndsInUser}
+			sym, ip = fr[0].Sym, m.a.symbolAddr("nt!ExFreePoolWithTag")+0x5f2
+		case m.cfg.Kernel == "segment-heap":
+			top = []FrameDef{{Sym: "nt!ExAllocateHeapPool+0x1a4"}, {Sym: "nt!ExAllocatePoolWithTag+0x95"}}
+			sym, ip = top[0].Sym, m.a.symbolAddr("nt!ExAllocateHeapPool")+0x1a4
+		case m.a.ptr64:
 			top = append(top, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x3a1"})
 		}
-		h := m.haltAt(top, sd, m.a.poolHitSym, m.a.poolHitAddr, "cc              int     3",
+		h := m.haltAt(top, sd, sym, ip, "cc              int     3",
 			[]uint64{0, size, uint64(m.poolHitTag())})
-		m.out.lines([]string{breakException, m.a.poolHitSym + ":", m.a.int3Line(m.a.poolHitAddr)})
+		m.out.lines([]string{breakException, sym + ":", m.a.int3Line(ip)})
 		m.haltQuiet(h)
 		if m.crashDue() {
 			m.crash()
@@ -73,9 +92,17 @@ func (m *machine) hit() {
 	tag := uint64(m.specialPoolTag())
 	switch fn {
 	case "nt!mmallocatespecialpool":
-		// ReactOS prototype (kd-facts 4.3): (NumberOfBytes, Tag, PoolType, SpecialType).
+		// ReactOS's prototype: (NumberOfBytes, Tag, PoolType, SpecialType).
 		top = append(top, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x3a1"})
 		args = []uint64{size, tag, 0x200}
+	case "nt!exallocateheapspecialpool":
+		// Segment-heap kernels: (PoolType?, NumberOfBytes, Tag), called by
+		// ExAllocateHeapPool.
+		top = append(top, FrameDef{Sym: "nt!ExAllocateHeapPool+0x20e"}, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x95"})
+		args = []uint64{0x200, size, tag}
+	case "nt!exallocateheappool":
+		top = append(top, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x95"})
+		args = []uint64{0x200, size, tag}
 	case "nt!exallocatepool2":
 		args = []uint64{0x40, size, tag}
 	default:

@@ -22,6 +22,7 @@ func (m *machine) typedLine(line string) {
 		}
 	}
 	m.st.Commands = append(m.st.Commands, text)
+	m.recordAnswerCommand(text)
 	m.lastCmd = text
 	if m.execList(text) || m.exiting {
 		return
@@ -51,8 +52,27 @@ func (m *machine) exec(c string) bool {
 	word, rest := splitWord(c)
 	switch {
 	case word == "g" || word == "gh" || word == "gn" || word == "gc":
+		m.st.GTyped++
+		if m.bugChecked {
+			// Continuing a bug check: the target writes its dump and
+			// restarts.
+			m.st.GIntoBugCheck = true
+			m.reboot()
+			return true
+		}
+		if m.failInsert() {
+			return false // kd stays at the prompt
+		}
+		m.personResumed()
+		if m.cfg.BugCheck == "arming" && !m.bugCheckDone && (m.poolHitActive() || m.bps.firstHit() != nil) {
+			m.st.Target = targetRunning
+			m.bugCheck("arming")
+			return true
+		}
 		m.resume()
 		return true
+	case word == "!analyze":
+		m.analyze()
 	case word == "q" || word == "qq":
 		// kd-facts 2.3: q "ends the debugging session. The target computer
 		// remains locked."
@@ -64,6 +84,7 @@ func (m *machine) exec(c string) bool {
 		m.reboot()
 		return true
 	case isBpWord(word):
+		m.symbolWarning()
 		m.cmdBp(word, rest)
 	case word == "bl":
 		m.out.lines(m.bps.blLines(m.a))
@@ -77,10 +98,13 @@ func (m *machine) exec(c string) bool {
 	case stackCmds[word]:
 		m.cmdStack(word, rest)
 	case word == "dd":
+		m.symbolWarning()
 		m.cmdDd(rest)
 	case word == "ed":
+		m.symbolWarning()
 		m.cmdEd(rest)
 	case word == "x":
+		m.symbolWarning()
 		m.cmdX(rest)
 	case word == "r":
 		m.cmdR(rest)
@@ -185,7 +209,7 @@ func (m *machine) resolve(expr string) (sym string, addr uint64, ok bool) {
 		l = "nt!" + l // kd searches every module; the fake only nt
 	}
 	mod, _, _ := strings.Cut(l, "!")
-	if m.cfg.MissingSymbols[l] || !m.symbolModules()[mod] {
+	if !m.symbolAvailable(l) || !m.symbolModules()[mod] {
 		return "", 0, false
 	}
 	name := canonicalNames[l]
@@ -201,7 +225,7 @@ func (m *machine) resolve(expr string) (sym string, addr uint64, ok bool) {
 // symbolAt names a known symbol at exactly this address, "" if none.
 func (m *machine) symbolAt(v uint64) string {
 	for l, a := range m.a.symbols {
-		if a == v && !m.cfg.MissingSymbols[l] {
+		if a == v && m.symbolAvailable(l) {
 			return canonicalNames[l]
 		}
 	}
@@ -316,7 +340,7 @@ func (m *machine) cmdX(rest string) {
 	var names []string
 	if strings.ContainsAny(pat, "*?") {
 		for l := range m.a.symbols {
-			if ok, _ := path.Match(pat, l); ok && !m.cfg.MissingSymbols[l] {
+			if ok, _ := path.Match(pat, l); ok && m.symbolAvailable(l) {
 				names = append(names, l)
 			}
 		}

@@ -79,6 +79,12 @@ type machine struct {
 	lastSave time.Time
 	dirty    bool // a coalesced save is owed (see saveHit)
 	stateErr bool // a failed state write is reported once, not per hit
+
+	symWarned    bool      // the missing-symbols error has been printed this boot
+	bugCheckDone bool      // FAKEKD_BUGCHECK has happened in this process
+	bugChecked   bool      // the target sits in a bug check
+	personDone   bool      // FAKEKD_PERSON_BREAK_AFTER_HITS has happened
+	personAt     time.Time // the person's break not yet resumed; zero: none
 }
 
 func newMachine(cfg *Config, cl CmdLine, e Env) *machine {
@@ -117,6 +123,8 @@ func newMachine(cfg *Config, cl CmdLine, e Env) *machine {
 		Breakpoints:          []BreakpointState{},
 		Commands:             []string{},
 		CommandsWhileRunning: []string{},
+		Kernel:               cfg.Kernel,
+		Symbols:              cfg.Symbols,
 	}
 	if cfg.StatePath != "" {
 		m.st.Incarnations = previousIncarnations(cfg.StatePath) + 1
@@ -235,6 +243,10 @@ func (m *machine) start() {
 		m.out.line(remoteLine(m.cl.Server, m.host, m.cfg.EchoSecrets))
 	}
 	m.transportLines()
+	if m.startFailureDue() {
+		m.startFailure()
+		return
+	}
 	m.out.line(waitingLine)
 	m.save()
 	if !m.cfg.NeverConnect {
@@ -294,6 +306,12 @@ func (m *machine) connect() {
 	})
 	m.connected = true
 	m.st.Target = targetRunning
+	if m.cfg.BugCheck == "waiting" && !m.bugCheckDone {
+		// The target crashes while it boots: the bug check comes with
+		// the connection.
+		m.bugCheck("waiting")
+		return
+	}
 	if initial {
 		m.breakIn()
 		return
@@ -375,6 +393,9 @@ func (m *machine) reboot() {
 	m.st.Reboots++
 	m.hitsSinceReboot = 0
 	m.symErrShown = false
+	m.symWarned = false
+	m.bugChecked = false
+	m.personAt = time.Time{}
 	m.schedule(actConnect, m.cfg.RebootDelay)
 	m.save()
 }
@@ -410,6 +431,11 @@ func (m *machine) onBreak() {
 	case m.ignoreLeft > 0:
 		m.ignoreLeft--
 		m.st.IgnoredBreaks++
+	case m.cfg.BugCheck == "connected" && !m.bugCheckDone,
+		m.cfg.BugCheck == "stopping" && !m.bugCheckDone && m.st.Hits > 0:
+		// The target crashed just as the break came.
+		m.bugCheck(m.cfg.BugCheck)
+		return
 	default:
 		m.breakIn()
 		return

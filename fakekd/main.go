@@ -43,5 +43,6 @@ func Main() int {
 		Stop:     stop,
 		Hostname: host,
 		Pid:      os.Getpid(),
+		Environ:  os.Environ(),
 	})
 }
