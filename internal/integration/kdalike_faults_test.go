@@ -247,6 +247,7 @@ func countBP(all []kdaState) int {
 }
 
 func TestKdalikeFaults(t *testing.T) {
+	short(t)
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -369,6 +370,7 @@ func TestKdalikeFaults(t *testing.T) {
 // stops safely; a second one stops at once (130); SIGKILL cannot be
 // caught, so kd must die of the pty hangup.
 func TestKdalikeSignals(t *testing.T) {
+	short(t)
 	hits := func(n int) func([]kdaState) bool {
 		return func(all []kdaState) bool {
 			h := 0
