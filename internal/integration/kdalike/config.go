@@ -291,7 +291,9 @@ func load(getenv func(string) (string, bool), environ []string) (config, error) 
 		freeEvery:         r.num("KDA_FREE_EVERY", 0, 0),
 	}
 	c.state, _ = r.raw("KDA_STATE")
-	c.resetOnCmd, _ = r.raw("KDA_RESET_ON_CMD")
+	if _, ok := r.raw("KDA_RESET_ON_CMD"); ok {
+		c.resetOnCmd, _ = getenv("KDA_RESET_ON_CMD") // a prefix: its spaces count
+	}
 	c.bugcheckCode = 0xc4
 	if v, ok := r.raw("KDA_BUGCHECK_CODE"); ok {
 		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(v), "0x"), 16, 32)
