@@ -509,7 +509,7 @@ func (k *kd) landBreak() {
 			k.hit(true)
 		case "cancel":
 			// The break arrives while kd runs the breakpoint's commands: it
-			// cancels them (kd-facts 2.1: CTRL+C cancels the current
+			// cancels them (kd-protocol.md "Control keys": CTRL+C cancels the current
 			// command), so the "g" never runs and the target stays at the
 			// breakpoint, at a prompt, with no break banner.
 			k.hit(false)
@@ -624,7 +624,7 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 	}
 	if !k.halted {
 		// kd is busy: the line waits in the buffer until the next prompt
-		// (kd-facts 2.2). Recorded as a failure; not run.
+		// (kd-protocol.md "Breaking in"). Recorded as a failure; not run.
 		k.st.CommandsWhileBusy = append(k.st.CommandsWhileBusy, l)
 		k.fail(fmt.Sprintf("command %q while %s", l, st))
 		k.save()
@@ -773,7 +773,7 @@ func (k *kd) answerFaults() {
 }
 
 // goneAway: the target is off the line (rebooting); kd forgets the
-// breakpoints (kd-facts 2.5) and any break in flight.
+// breakpoints (kd-protocol.md "Target reboots") and any break in flight.
 func (k *kd) goneAway() {
 	k.connected, k.running, k.halted = false, false, false
 	k.handshook = false
@@ -785,7 +785,7 @@ func (k *kd) goneAway() {
 	k.setTarget()
 }
 
-// reboot: the running target restarts (kd-facts 2.5 and 3.1 texts).
+// reboot: the running target restarts (kd-protocol.md "Target reboots", "Startup and connection text" texts).
 func (k *kd) reboot() {
 	k.st.Reboots++
 	k.goneAway()
