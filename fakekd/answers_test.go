@@ -350,3 +350,28 @@ func TestAnswerPoolHitFrees(t *testing.T) {
 		})
 	}
 }
+
+// FuzzLoadConfig: any value of any knob either loads or is refused with an
+// error that names a knob; a loaded config keeps every documented range.
+func FuzzLoadConfig(f *testing.F) {
+	for _, s := range []string{"", "0", "1", "always", "-1", "0xC4", "segment-heap", "export", "running", "300ms", "Ddk ", "x86"} {
+		f.Add("FAKEKD_BUGCHECK_CODE", s)
+		f.Add("FAKEKD_FAILED_INSERT", s)
+		f.Add("FAKEKD_KERNEL", s)
+	}
+	f.Fuzz(func(t *testing.T, name, val string) {
+		c, err := LoadConfig(mapEnv(map[string]string{name: val}))
+		if err != nil {
+			if !strings.Contains(err.Error(), "FAKEKD_") {
+				t.Fatalf("error names no knob: %v", err)
+			}
+			return
+		}
+		if c.BugCheckCode == 0 || c.BugCheckAfterHits < 1 || c.FailedInserts < -1 || c.FreeEvery < 0 ||
+			c.PersonBreakAfter < 0 || c.StartFailureTimes < 0 || c.ConnectDelay < 0 || c.HitInterval < 0 ||
+			!slices.Contains([]string{"legacy", "segment-heap"}, c.Kernel) ||
+			!slices.Contains([]string{"full", "export", "none"}, c.Symbols) {
+			t.Fatalf("%s=%q loaded out of range: %+v", name, val, c)
+		}
+	})
+}

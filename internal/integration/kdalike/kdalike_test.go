@@ -483,3 +483,34 @@ func TestPoolHitFrees(t *testing.T) {
 		t.Errorf("tag %#x after ed 0", s.PoolHitTag)
 	}
 }
+
+// FuzzLoad: any value of any knob loads or is refused with one line per
+// knob, each naming it; a loaded config keeps every documented range.
+func FuzzLoad(f *testing.F) {
+	for _, s := range []string{"", "0", "1", "never", "always", "-1", "0xC4", "segment-heap", "150ms", "nonl"} {
+		f.Add("KDA_CTRLB_DELAY", s)
+		f.Add("KDA_FAILED_INSERT", s)
+		f.Add("KDA_BUGCHECK_CODE", s)
+		f.Add("KDA_IGNORE_BREAKS", s)
+	}
+	f.Fuzz(func(t *testing.T, name, val string) {
+		if strings.ContainsAny(name, "=\x00") {
+			return // not an environment variable name
+		}
+		env := map[string]string{name: val}
+		c, err := load(lookup(env), environ(env))
+		if err != nil {
+			for _, l := range strings.Split(err.Error(), "\n") {
+				if !strings.Contains(l, "KDA_") {
+					t.Fatalf("error line names no knob: %q", l)
+				}
+			}
+			return
+		}
+		if c.waits < 0 || c.connectDelay < 0 || c.hitInterval < 0 || c.ignoreBreaks < -1 || c.failedInserts < -1 ||
+			c.bugcheckCode == 0 || c.bugcheckAfterHits < 1 || c.freeEvery < 0 || c.ctrlbDelay < -1 ||
+			!slices.Contains([]string{"legacy", "segment-heap"}, c.kernel) || !slices.Contains([]string{"serial", "net", "pipe"}, c.transport) {
+			t.Fatalf("%s=%q loaded out of range: %+v", name, val, c)
+		}
+	})
+}
