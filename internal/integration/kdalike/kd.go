@@ -1,8 +1,10 @@
 // Package kdalike is a second kd-like test program, written from kd's
-// documented behaviour only (not from fakekd), so that the
-// integration tests also run kdlaunch against assumptions fakekd does not
-// share. Its behaviour is chosen by KDA_* environment variables; it records
-// everything it received, and in which state, in the JSON file KDA_STATE.
+// documented behaviour only (not from fakekd), so that the integration
+// tests also run kdlaunch against assumptions fakekd does not share. Main
+// is the program: the tests run it as a command of their own binary. Its
+// behaviour is chosen by KDA_* environment variables (the Knobs list in
+// config.go); it records everything it received, and in which state, in
+// the JSON file KDA_STATE (State is that file's one declaration).
 //
 // It reads commands line by line from stdin (a pty in canonical mode: the
 // Enter key ends a line; CTRL+B ENTER arrives as the line "\x02"), takes a
@@ -166,6 +168,11 @@ func Main() {
 			k.mu.Unlock()
 		case <-hitTick.C:
 			k.mu.Lock()
+			if k.running && !k.lost && k.armed() {
+				// A bug check or a person's break comes instead of the
+				// next hit.
+				k.answerFaults()
+			}
 			if k.running && !k.lost && k.poolHitActive() {
 				k.tagBreak()
 			} else if k.running && !k.lost && k.liveBP() != nil {
@@ -177,7 +184,6 @@ func Main() {
 					k.hit(true)
 				}
 				k.faults(lines)
-				k.answerFaults()
 			}
 			k.mu.Unlock()
 		case l, ok := <-lines:
