@@ -20,8 +20,9 @@ build:
 	$(GO) build -trimpath -o bin/genlog ./cmd/genlog
 
 # Everything CI checks: formatting, vet, staticcheck, the Windows builds, and
-# every test with the race detector (integration tests run bin/kdlaunch
-# against bin/fakekd).
+# every test with the race detector (integration tests build their own
+# kdlaunch in a temporary folder and run the kd stand-ins from the test
+# binary; bin/ is not touched by them).
 test: build lint windows-build race
 
 lint: $(STATICCHECK)
