@@ -238,10 +238,19 @@ func cmdHitsAgree(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b, err := os.ReadFile(ts.MkAbs(args[1]))
 	ts.Check(err)
-	var own struct {
-		Hits int `json:"hits"`
+	var own struct{ Hits int }
+	switch args[0] {
+	case "fakekd":
+		var s fakeState
+		ts.Check(json.Unmarshal(b, &s))
+		own.Hits = s.Hits
+	case "kdalike":
+		var s kdaState
+		ts.Check(json.Unmarshal(b, &s))
+		own.Hits = s.Hits
+	default:
+		ts.Fatalf("hitsagree: unknown stand-in %q, want fakekd or kdalike", args[0])
 	}
-	ts.Check(json.Unmarshal(b, &own))
 	m := reSummaryHits.FindStringSubmatch(ts.ReadFile("stdout"))
 	if m == nil {
 		ts.Fatalf("hitsagree: no hits in kdlaunch's summary")
