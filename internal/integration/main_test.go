@@ -33,6 +33,7 @@ var (
 	kdlaunch   string // built by TestMain into a temporary folder
 	fakekdCmd  string
 	kdalikeCmd string
+	version    string // what the kdlaunch under test was stamped with
 )
 
 // fakeState is fakekd's state file, as fakekd declares it.
@@ -88,7 +89,7 @@ func buildKdlaunch(dir string) error {
 		return fmt.Errorf("go env GOMOD: %w", err)
 	}
 	root = filepath.Dir(strings.TrimSpace(string(out)))
-	version := "dev"
+	version = "dev"
 	if v, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output(); err == nil {
 		version = strings.TrimSpace(string(v))
 	}
@@ -119,6 +120,17 @@ func isolated(dir string) []string {
 	}
 	return append(env, "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"APPDATA="+filepath.Join(dir, "AppData", "Roaming"), "LOCALAPPDATA="+filepath.Join(dir, "AppData", "Local"))
+}
+
+// The kdlaunch under test is stamped as `make build` stamps it.
+func TestVersionStamped(t *testing.T) {
+	out, err := execCmd(t, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != version {
+		t.Errorf("--version printed %q, want %q", got, version)
+	}
 }
 
 // short skips a slow end-to-end test under -short; a few fast ones keep
