@@ -16,7 +16,7 @@ import (
 // The fake kd is told to print every secret it was given, to prove the
 // redaction.
 func TestSecretsNeverLeak(t *testing.T) {
-	key := "1.2.3.4-kdnet-secret-key"
+	key := "k1secretpart.k2secretpart.k3secretpart.k4secretpart"
 	r := start(t, map[string]string{"FAKEKD_ECHO_SECRETS": "1"}, "--tag", "Ddk", "--max-hits", "3",
 		"--connect", "net:port=50000,key="+key, "--log-level", "trace")
 	if code := r.wait(t, 60*time.Second); code != 0 {
@@ -115,7 +115,7 @@ func TestUnauthenticatedServer(t *testing.T) {
 
 // A config that holds a secret and is readable by others draws a warning.
 func TestReadableSecretConfigWarns(t *testing.T) {
-	cfg := writeConfig(t, "[target]\nconnection = \"net:port=50000,key=abc.def\"\n")
+	cfg := writeConfig(t, "[target]\nconnection = \"net:port=50000,key=abc.def.ghi.jkl\"\n")
 	if err := os.Chmod(cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
