@@ -1,0 +1,205 @@
+package leaks
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Arch is the target's architecture, as the recipe needs it: the calling
+// convention decides where the size, the tag and the result are.
+type Arch string
+
+// The architectures the recipe knows.
+const (
+	ArchX64   Arch = "x64"
+	ArchX86   Arch = "x86"
+	ArchARM64 Arch = "arm64"
+)
+
+// Family is the special-pool allocator pair a kernel has.
+type Family string
+
+// The allocator families: MmAllocateSpecialPool/MmFreeSpecialPool before
+// the kernel segment heap (Windows 10 1903), ExAllocateHeapSpecialPool/
+// ExpFreeHeapSpecialPool since.
+const (
+	FamilyLegacy      Family = "legacy"
+	FamilySegmentHeap Family = "segment-heap"
+)
+
+// ErrUnsupported is matched by the *UnsupportedError NewRecipe returns.
+var ErrUnsupported = errors.New("leak recipe not supported")
+
+// UnsupportedError names an architecture and family the recipe has no facts
+// for.
+type UnsupportedError struct {
+	Arch   Arch
+	Family Family
+	Why    string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("no leak recipe for %s %s: %s", e.Arch, e.Family, e.Why)
+}
+
+// Is makes errors.Is(err, ErrUnsupported) true.
+func (e *UnsupportedError) Is(target error) bool { return target == ErrUnsupported }
+
+// MaxBreakpoints is kd's limit on software breakpoints in kernel mode; the
+// recipe uses two (allocator entry, free) plus one per return site.
+const MaxBreakpoints = 32
+
+// MaxReturnSites is how many distinct return addresses the recipe can track.
+const MaxReturnSites = MaxBreakpoints - 2
+
+// Recipe is the set of kd breakpoints that prints the leak records for one
+// allocator family on one architecture.
+type Recipe struct {
+	Arch   Arch
+	Family Family
+
+	alloc, free string
+	// kd expressions at the allocator's entry, the return site and the
+	// free routine's entry.
+	size, tag, result, freed string
+	sizeFmt                  string
+}
+
+// NewRecipe returns the recipe for arch and family, or an *UnsupportedError.
+func NewRecipe(arch Arch, family Family) (Recipe, error) {
+	r := Recipe{Arch: arch, Family: family}
+	switch family {
+	case FamilyLegacy:
+		r.alloc, r.free = "nt!MmAllocateSpecialPool", "nt!MmFreeSpecialPool"
+	case FamilySegmentHeap:
+		r.alloc, r.free = "nt!ExAllocateHeapSpecialPool", "nt!ExpFreeHeapSpecialPool"
+	default:
+		return Recipe{}, &UnsupportedError{arch, family, "unknown allocator family (want legacy or segment-heap)"}
+	}
+	// Arguments are read at the entry breakpoint, never at the return:
+	// the argument registers are volatile and have been reused by then.
+	switch {
+	case arch == ArchX64 && family == FamilyLegacy:
+		// MmAllocateSpecialPool(NumberOfBytes, Tag, PoolType, SpecialType),
+		// MmFreeSpecialPool(P). The tag is a ULONG: the upper half of rdx
+		// is undefined, so only edx is printed.
+		r.size, r.tag, r.result, r.freed, r.sizeFmt = "@rcx", "@edx", "@rax", "@rcx", "%I64x"
+	case arch == ArchX64 && family == FamilySegmentHeap:
+		// ExAllocateHeapSpecialPool(PoolType, NumberOfBytes, Tag),
+		// ExpFreeHeapSpecialPool(Heap, P).
+		r.size, r.tag, r.result, r.freed, r.sizeFmt = "@rdx", "@r8d", "@rax", "@rdx", "%I64x"
+	case arch == ArchX86 && family == FamilyLegacy:
+		// stdcall: at the first instruction [esp] is the return address and
+		// the arguments follow it. %x prints 32 bits, which sidesteps MASM's
+		// sign extension of 32-bit values.
+		r.size, r.tag, r.result, r.freed, r.sizeFmt = "dwo(@esp+4)", "dwo(@esp+8)", "@eax", "dwo(@esp+4)", "%x"
+	case arch == ArchARM64 && family == FamilySegmentHeap:
+		// AAPCS64: arguments in x0..x7, the result in x0; same argument
+		// order as on x64.
+		r.size, r.tag, r.result, r.freed, r.sizeFmt = "@x1", "(@x2 & 0x0`ffffffff)", "@x0", "@x1", "%I64x"
+	case arch == ArchX86:
+		return Recipe{}, &UnsupportedError{arch, family, "the segment-heap routines' x86 calling convention is not known; use the special-pool strategy"}
+	case arch == ArchARM64:
+		return Recipe{}, &UnsupportedError{arch, family, "arm64 kernels have the segment heap: use family segment-heap"}
+	default:
+		return Recipe{}, &UnsupportedError{arch, family, "unknown architecture (want x64, x86 or arm64)"}
+	}
+	return r, nil
+}
+
+// AllocRoutine is the allocator the entry breakpoint is on.
+func (r Recipe) AllocRoutine() string { return r.alloc }
+
+// FreeRoutine is the free routine the free breakpoint is on.
+func (r Recipe) FreeRoutine() string { return r.free }
+
+// Header is the command that writes the recipe's header record into the log
+// when it is armed.
+func (r Recipe) Header() string {
+	return fmt.Sprintf(".echo %sH %s %s", Prefix, r.Arch, r.Family)
+}
+
+// EntryBreakpoint is the allocator-entry breakpoint with ID id: it prints
+// the allocation record and the stack, then resumes if the return address
+// is one of known (its return-site breakpoint exists); otherwise it prints a
+// NewSite record and leaves the target halted, for kdlaunch to add the
+// return-site breakpoint (ReturnBreakpoint), redefine this one with the
+// longer list (the same command: a bp with an ID that exists replaces it)
+// and resume. Once every return site is known no hit waits for kdlaunch.
+func (r Recipe) EntryBreakpoint(id int, known []uint64) (string, error) {
+	if len(known) > MaxReturnSites {
+		return "", fmt.Errorf("leak recipe: %d return sites, kd allows %d breakpoints in kernel mode (%d for return sites)", len(known), MaxBreakpoints, MaxReturnSites)
+	}
+	var c strings.Builder
+	fmt.Fprintf(&c, `.printf "%sA %%p %s %%x %%p\n", @$thread, %s, %s, @$ra; kb; `, Prefix, r.sizeFmt, r.size, r.tag)
+	newSite := fmt.Sprintf(`.printf "%sN %%p\n", @$ra`, Prefix)
+	if len(known) == 0 {
+		c.WriteString(newSite)
+	} else {
+		c.WriteString(".if (")
+		for i, ra := range known {
+			if i > 0 {
+				c.WriteString(" | ")
+			}
+			c.WriteString(r.raEquals(ra))
+		}
+		fmt.Fprintf(&c, ") {g} .else {%s}", newSite)
+	}
+	return fmt.Sprintf("bp%d %s %s", id, r.alloc, Quote(c.String())), nil
+}
+
+// raEquals compares @$ra with a return address. Kernel-mode MASM
+// sign-extends a constant unless a grave accent precedes its low bytes,
+// while pseudo-registers are not sign-extended; on a 32-bit target both
+// sides are therefore cut to 32 bits.
+func (r Recipe) raEquals(ra uint64) string {
+	if r.Arch == ArchX86 {
+		return fmt.Sprintf("((@$ra & 0x0`ffffffff) == 0x0`%08x)", uint32(ra))
+	}
+	return fmt.Sprintf("(@$ra == 0x%016x)", ra)
+}
+
+// ReturnBreakpoint is the persistent breakpoint at return site ra with ID
+// id: every thread that returns there prints its thread, the return address
+// and the allocator's result, and resumes. It pairs with the allocation by
+// thread and return address, so several CPUs allocating through the same
+// call site lose nothing.
+func (r Recipe) ReturnBreakpoint(id int, ra uint64) string {
+	c := fmt.Sprintf(`.printf "%sR %%p %%p %%p\n", @$thread, @$ip, %s; g`, Prefix, r.result)
+	return fmt.Sprintf("bp%d %s %s", id, r.address(ra), Quote(c))
+}
+
+func (r Recipe) address(ra uint64) string {
+	if r.Arch == ArchX86 {
+		return fmt.Sprintf("0x%08x", uint32(ra))
+	}
+	return fmt.Sprintf("0x%016x", ra)
+}
+
+// FreeBreakpoint is the free-routine breakpoint with ID id: one record, no
+// stack (a free costs one short halt), and resume.
+func (r Recipe) FreeBreakpoint(id int) string {
+	c := fmt.Sprintf(`.printf "%sF %%p %%p\n", @$thread, %s; g`, Prefix, r.freed)
+	return fmt.Sprintf("bp%d %s %s", id, r.free, Quote(c))
+}
+
+// Quote makes s a breakpoint's command string: in quotation marks, with
+// the quotation marks and backslashes inside escaped once, as kd unescapes
+// a command string once when the bp command is parsed (so .printf's "\n"
+// is written "\\n" and its quotes \").
+func Quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

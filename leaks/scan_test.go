@@ -1,0 +1,87 @@
+package leaks_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kdlaunch/kdlaunch/internal/genlog"
+	"github.com/kdlaunch/kdlaunch/leaks"
+)
+
+func scanLog(t *testing.T, log []byte) (leaks.Result, leaks.ScanStats) {
+	t.Helper()
+	tr := leaks.NewTracker()
+	st, err := leaks.Scan(bytes.NewReader(log), tr)
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	return tr.Result(), st
+}
+
+// checkTruth compares every stack's figures with what the generator knows.
+func checkTruth(t *testing.T, res leaks.Result, truth genlog.LeakStats) {
+	t.Helper()
+	got := map[string]leaks.StackStat{}
+	for _, s := range res.Stacks {
+		got[strings.Join(s.Frames, "\n")] = s
+	}
+	for _, want := range truth.Stacks {
+		key := strings.Join(want.Frames, "\n")
+		s := got[key]
+		if s.OutstandingCount != int64(want.OutstandingCount) || s.OutstandingBytes != want.OutstandingBytes ||
+			s.AllocCount != int64(want.Allocs) || s.FreeCount != int64(want.Frees) || s.Unpaired != int64(want.Unpaired) {
+			t.Errorf("stack %s:\n got alloc %d free %d outstanding %d/%d bytes unpaired %d\nwant alloc %d free %d outstanding %d/%d bytes unpaired %d",
+				want.Frames[1], s.AllocCount, s.FreeCount, s.OutstandingCount, s.OutstandingBytes, s.Unpaired,
+				want.Allocs, want.Frees, want.OutstandingCount, want.OutstandingBytes, want.Unpaired)
+		}
+		delete(got, key)
+	}
+	for k, s := range got {
+		if s.AllocCount > 0 {
+			t.Errorf("stack not in the truth: %q (%d allocations)", k, s.AllocCount)
+		}
+	}
+	tt := res.Totals
+	if tt.Allocs != int64(truth.Allocs) || tt.Unpaired != int64(truth.Unpaired) || tt.FreesUntracked != int64(truth.FreesUntracked) || tt.Frees != int64(truth.Frees) {
+		t.Errorf("totals: allocs %d unpaired %d frees %d untracked %d; want %d %d %d %d",
+			tt.Allocs, tt.Unpaired, tt.Frees, tt.FreesUntracked, truth.Allocs, truth.Unpaired, truth.Frees, truth.FreesUntracked)
+	}
+	if !tt.Reconciled() {
+		t.Errorf("totals do not reconcile: %+v", tt)
+	}
+}
+
+func TestScanGeneratedTruth(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    genlog.LeakOptions
+	}{
+		{"x64 legacy", genlog.LeakOptions{Allocs: 3000, Seed: 1, EarlyFrees: 20}},
+		{"x64 segment heap", genlog.LeakOptions{Allocs: 3000, Seed: 2, Family: "segment-heap", EarlyFrees: 5}},
+		{"x86 legacy", genlog.LeakOptions{Allocs: 3000, Seed: 3, Arch: "x86"}},
+		{"x64 CRLF, 8 threads", genlog.LeakOptions{Allocs: 2000, Seed: 4, CRLF: true, Threads: 8}},
+		{"lost returns", genlog.LeakOptions{Allocs: 3000, Seed: 5, LostPerMille: 50, EarlyFrees: 10}},
+		{"transcript", genlog.LeakOptions{Allocs: 1000, Seed: 6, Start: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			truth, err := genlog.GenerateLeaks(&b, tc.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, st := scanLog(t, b.Bytes())
+			checkTruth(t, res, truth)
+			if st.Timed != !tc.o.Start.IsZero() {
+				t.Errorf("Timed = %v", st.Timed)
+			}
+			if res.Totals.BadRecords != 0 {
+				t.Errorf("%d bad records in a clean log", res.Totals.BadRecords)
+			}
+			if tc.o.LostPerMille > 0 && res.Totals.Unpaired == 0 {
+				t.Errorf("lost returns but nothing unpaired")
+			}
+		})
+	}
+}
