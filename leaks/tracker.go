@@ -28,10 +28,10 @@ type StackStat struct {
 // Totals add up a whole log. Allocs = Frees + Outstanding + Unpaired, and
 // the same for bytes.
 type Totals struct {
-	Allocs, AllocBytes           int64 // allocation records
-	Frees, FreeBytes             int64 // frees of tracked allocations (including InferredFrees)
+	Allocs, AllocBytes            int64 // allocation records
+	Frees, FreeBytes              int64 // frees of tracked allocations (including InferredFrees)
 	Outstanding, OutstandingBytes int64 // allocated, returned, never freed
-	Unpaired, UnpairedBytes      int64 // address never captured (never a leak)
+	Unpaired, UnpairedBytes       int64 // address never captured (never a leak)
 
 	NullReturns    int64 // of Unpaired: the allocator returned NULL
 	LostReturns    int64 // of Unpaired: a later allocation on the same thread and return site came first
