@@ -3,7 +3,6 @@ package leaks
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"time"
 
@@ -73,13 +72,8 @@ func (s *scanner) write(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if _, err := s.tail.Write(b); err != nil {
-		if errors.Is(err, stacks.ErrBinary) {
-			return fmt.Errorf("looks binary, not a kd log: %w", err)
-		}
-		return err
-	}
-	return nil
+	_, err := s.tail.Write(b)
+	return err // a *stacks.BinaryError for a log that is not text
 }
 
 // feed takes complete lines (the last may lack its newline at the end of
@@ -112,7 +106,16 @@ func (s *scanner) feed(b []byte) error {
 		ls := bytes.LastIndexByte(b[pos:at], '\n') + 1 + pos
 		le := bytes.IndexByte(b[at:], '\n')
 		if le < 0 {
-			le = len(b)
+			// The record's own newline is missing: the log ends inside it
+			// (kd is still writing, or the file was cut), and a value may
+			// be cut short.
+			s.st.Lines++
+			if err := s.write(b[pos:ls]); err != nil {
+				return err
+			}
+			s.tail.Flush()
+			s.t.Bad()
+			return nil
 		} else {
 			le += at + 1
 		}

@@ -139,7 +139,7 @@ func (t *Tracker) Add(rec Record, at time.Time) {
 			t.unpaired(p)
 			return
 		}
-		s := t.stat(p.stack)
+		idx := t.stackIndex(p.stack)
 		if old, ok := t.out[rec.Addr]; ok {
 			// The allocator handed out an address that is still
 			// outstanding: its free was not recorded, but it happened.
@@ -150,6 +150,7 @@ func (t *Tracker) Add(rec Record, at time.Time) {
 		if size > 0xffffffff {
 			size = 0xffffffff // special pool holds at most a page
 		}
+		s := &t.res.Stacks[idx]
 		s.AllocCount++
 		s.AllocBytes += int64(size)
 		s.OutstandingCount++
@@ -159,7 +160,7 @@ func (t *Tracker) Add(rec Record, at time.Time) {
 		tt.AllocBytes += int64(size)
 		tt.Outstanding++
 		tt.OutstandingBytes += int64(size)
-		t.out[rec.Addr] = outAlloc{size: uint32(size), stack: t.stackIndex(p.stack)}
+		t.out[rec.Addr] = outAlloc{size: uint32(size), stack: idx}
 		t.growth.change(t, at)
 	case KindFree:
 		o, ok := t.out[rec.Addr]

@@ -64,8 +64,7 @@ type LeakStats struct {
 type live struct {
 	addr  uint64
 	size  uint64
-	stack int
-	free  bool // will be freed
+	stack int // -1: its return is not in the log
 }
 
 type inFlight struct {
@@ -219,10 +218,14 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 			// Only a returned allocation can be freed.
 			if f.lost {
 				// The target has the memory; the log does not know it.
-				lives = append(lives, live{addr: f.addr, size: f.size, stack: -1, free: f.free})
+				if f.free {
+					lives = append(lives, live{addr: f.addr, size: f.size, stack: -1})
+				}
 				continue
 			}
-			lives = append(lives, live{addr: f.addr, size: f.size, stack: f.stack, free: f.free})
+			if f.free {
+				lives = append(lives, live{addr: f.addr, size: f.size, stack: f.stack})
+			}
 			g.put(fmt.Sprintf("Breakpoint %d hit", 2+f.stack%3))
 			disasm(st.Stacks[f.stack].Frames[1])
 			record(leaks.Record{Kind: leaks.KindReturn, Thread: th, RA: f.ra, Addr: f.addr})
@@ -235,12 +238,10 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 			disasm(recipe.FreeRoutine())
 			record(leaks.Record{Kind: leaks.KindFree, Thread: th, Addr: earlyBase | uint64(g.rng.IntN(1<<16))<<12 | 0xf88})
 			st.FreesUntracked++
-		case x < 45 && len(lives) > 0:
+		case x < 60 && len(lives) > 0:
+			// Only what will be freed is on the list: a leak stays live.
 			i := g.rng.IntN(len(lives))
 			l := lives[i]
-			if !l.free {
-				continue
-			}
 			lives[i] = lives[len(lives)-1]
 			lives = lives[:len(lives)-1]
 			g.put("Breakpoint 1 hit")
