@@ -85,3 +85,42 @@ func TestScanGeneratedTruth(t *testing.T) {
 		})
 	}
 }
+
+// FuzzScan: any input, a kd log or not, is read without a panic; the
+// totals reconcile; nothing is outstanding that no return record gave; an
+// input without the prefix has no records.
+func FuzzScan(f *testing.F) {
+	var b bytes.Buffer
+	genlog.GenerateLeaks(&b, genlog.LeakOptions{Allocs: 30, Seed: 7, LostPerMille: 100, EarlyFrees: 3})
+	f.Add(b.Bytes())
+	f.Add(b.Bytes()[:b.Len()/2])
+	f.Add([]byte("KDLK1 A 1 2 3 4\nKDLK1 R 1 4 5\nKDLK1 R 1 4 5\nKDLK1 F 1 5\nKDLK1 F 1 5"))
+	f.Add([]byte("2026-12-01T09:00:00.000Z < KDLK1 A 1 2 3 4\n2026-12-01T09:01:00.000Z < KDLK1 R 1 4 5\n"))
+	f.Fuzz(func(t *testing.T, log []byte) {
+		tr := leaks.NewTracker()
+		if _, err := leaks.Scan(bytes.NewReader(log), tr); err != nil {
+			return // binary input
+		}
+		res := tr.Result()
+		tt := res.Totals
+		if !tt.Reconciled() {
+			t.Fatalf("totals do not reconcile: %+v", tt)
+		}
+		if returns := int64(bytes.Count(log, []byte("KDLK1 R"))); tt.Outstanding > returns || tt.Allocs > int64(bytes.Count(log, []byte("KDLK1 A"))) {
+			t.Fatalf("%d outstanding from %d return records: %+v", tt.Outstanding, returns, tt)
+		}
+		if !bytes.Contains(log, []byte(leaks.Prefix)) && tt.Records != 0 {
+			t.Fatalf("%d records without the prefix", tt.Records)
+		}
+		var out int64
+		for _, s := range res.Stacks {
+			if s.AllocCount != s.FreeCount+s.OutstandingCount+s.Unpaired || s.OutstandingCount < 0 {
+				t.Fatalf("stack does not reconcile: %+v", s)
+			}
+			out += s.OutstandingBytes
+		}
+		if out != tt.OutstandingBytes {
+			t.Fatalf("stacks hold %d outstanding bytes, totals %d", out, tt.OutstandingBytes)
+		}
+	})
+}

@@ -259,6 +259,9 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 			}
 		default:
 			si := g.rng.IntN(len(sts))
+			if p := progress(); o.Burst && p >= 0.45 && p <= 0.55 && g.rng.IntN(2) == 0 {
+				si = 0 // the burst
+			}
 			leak := false
 			switch si {
 			case 0:
