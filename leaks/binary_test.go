@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/kdlaunch/kdlaunch/internal/genlog"
+	"go.uber.org/goleak"
 )
 
 var kdlaunch string // the real binary, built by TestMain
@@ -33,7 +34,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "build kdlaunch:", err)
 			return 1
 		}
-		return m.Run()
+		code := m.Run()
+		// Scan starts goroutines: none may outlive it.
+		if err := goleak.Find(); code == 0 && err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			return 1
+		}
+		return code
 	}())
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/kdlaunch/kdlaunch/stacks"
@@ -19,26 +20,71 @@ type ScanStats struct {
 
 const scanBuf = 1 << 20
 
-// maxLine is the longest line kept whole; a longer one is cut (its record,
-// if any, is then counted as bad).
-const maxLine = 64 << 10
+// maxChunk bounds a chunk that has no record line to cut at; a kb stack is
+// far shorter, so cutting such a chunk at any line splits no allocation's
+// stack.
+const maxChunk = 8 << 20
+
+// sink takes what a scanner finds, in log order: the Tracker, or a chunk's
+// event list that is replayed into it.
+type sink interface {
+	Add(rec Record, at time.Time)
+	Stack(s stacks.Stack)
+	Bad()
+}
 
 // Scan reads a kd log (or a kdlaunch transcript, whose lines carry times)
 // and feeds its records, and the stack after each allocation record, to t.
 // Lines without records go to the stack parser in large runs, so the cost
-// per byte is the stack parser's plus one search for the prefix.
+// per byte is the stack parser's plus one search for the prefix. A kd log
+// larger than a chunk is parsed on all CPUs (GOMAXPROCS) in chunks cut at
+// record lines, which end any stack, and replayed into t in log order, so
+// the result is the same as one goroutine's.
 func Scan(r io.Reader, t *Tracker) (ScanStats, error) {
-	s := &scanner{t: t}
-	s.tail = stacks.NewTail(t.Stack)
+	return ScanWorkers(r, runtime.GOMAXPROCS(0), t)
+}
+
+// ScanWorkers is Scan with an explicit number of parsing goroutines.
+func ScanWorkers(r io.Reader, workers int, t *Tracker) (ScanStats, error) {
+	first := make([]byte, scanBuf)
+	n, err := io.ReadFull(r, first)
+	first = first[:n]
+	final := err != nil
+	if final && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return ScanStats{Bytes: int64(n)}, err
+	}
+	line := first
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	_, transcript := stamp(line)
+	if final || workers < 2 || transcript {
+		s := newScanner(t)
+		s.st.Bytes = int64(n)
+		return s.sequential(r, first, final)
+	}
+	return scanParallel(r, first, workers, t)
+}
+
+func newScanner(k sink) *scanner {
+	s := &scanner{sink: k}
+	s.tail = stacks.NewTail(k.Stack)
+	return s
+}
+
+// sequential parses first and then the rest of r in this goroutine.
+func (s *scanner) sequential(r io.Reader, first []byte, final bool) (ScanStats, error) {
 	buf := make([]byte, scanBuf)
-	n := 0
+	n := copy(buf, first)
 	for {
-		k, err := io.ReadFull(r, buf[n:])
-		n += k
-		s.st.Bytes += int64(k)
-		final := err != nil
-		if final && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return s.st, err
+		if !final {
+			k, err := io.ReadFull(r, buf[n:])
+			n += k
+			s.st.Bytes += int64(k)
+			final = err != nil
+			if final && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				return s.st, err
+			}
 		}
 		end := bytes.LastIndexByte(buf[:n], '\n') + 1
 		if final {
@@ -52,16 +98,170 @@ func Scan(r io.Reader, t *Tracker) (ScanStats, error) {
 		n = copy(buf, buf[end:n])
 		if final {
 			s.tail.Flush()
-			return s.st, s.err
+			return s.st, nil
 		}
 	}
 }
 
+// event is one thing a worker's scanner found.
+type event struct {
+	kind  uint8 // 0 record, 1 stack, 2 bad record
+	rec   Record
+	stack stacks.Stack
+}
+
+type collector struct{ ev []event }
+
+func (c *collector) Add(rec Record, _ time.Time) { c.ev = append(c.ev, event{rec: rec}) }
+func (c *collector) Stack(s stacks.Stack)        { c.ev = append(c.ev, event{kind: 1, stack: s}) }
+func (c *collector) Bad()                        { c.ev = append(c.ev, event{kind: 2}) }
+
+type chunk struct {
+	buf   []byte
+	final bool
+	col   collector
+	st    ScanStats
+	err   error
+	done  chan struct{}
+}
+
+// lastRecordLine returns the start of the last line of b that holds the
+// prefix, or 0 if there is none after the first line.
+func lastRecordLine(b []byte) int {
+	i := bytes.LastIndex(b, []byte(Prefix))
+	if i < 0 {
+		return 0
+	}
+	return bytes.LastIndexByte(b[:i], '\n') + 1
+}
+
+func scanParallel(r io.Reader, first []byte, workers int, t *Tracker) (ScanStats, error) {
+	nchunks := 2*workers + 2
+	free := make(chan *chunk, nchunks)
+	for i := 0; i < nchunks; i++ {
+		free <- &chunk{}
+	}
+	order := make(chan *chunk, nchunks)
+	ins := make([]chan *chunk, workers)
+	for i := range ins {
+		ins[i] = make(chan *chunk, nchunks)
+		go func(in <-chan *chunk) {
+			var cur *chunk
+			s := newScanner(sinkFunc{&cur})
+			s.mode = 1
+			for c := range in {
+				cur = c
+				s.st = ScanStats{}
+				c.err = s.feed(c.buf)
+				s.tail.Flush()
+				c.st = s.st
+				close(c.done)
+			}
+		}(ins[i])
+	}
+
+	var readErr error
+	var bytesRead int64
+	go func() {
+		defer func() {
+			for _, in := range ins {
+				close(in)
+			}
+			close(order)
+		}()
+		carry := first
+		bytesRead = int64(len(first))
+		next := 0
+		for {
+			c := <-free
+			buf := append(c.buf[:0], carry...)
+			final := false
+			for {
+				if cap(buf)-len(buf) < scanBuf {
+					grown := make([]byte, len(buf), len(buf)+scanBuf)
+					copy(grown, buf)
+					buf = grown
+				}
+				k, err := io.ReadFull(r, buf[len(buf):len(buf)+scanBuf])
+				buf = buf[:len(buf)+k]
+				bytesRead += int64(k)
+				if err != nil {
+					final = true
+					if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+						readErr = err
+					}
+					break
+				}
+				if lastRecordLine(buf) > 0 || len(buf) >= maxChunk {
+					break
+				}
+			}
+			cut := len(buf)
+			if !final {
+				end := bytes.LastIndexByte(buf, '\n') + 1
+				if cut = lastRecordLine(buf[:end]); cut == 0 {
+					cut = end
+				}
+				if cut == 0 {
+					cut = len(buf) // one line longer than a chunk
+				}
+			}
+			// The rest goes to the next chunk: keep it out of this buffer,
+			// which a worker is about to read.
+			carry = append([]byte(nil), buf[cut:]...)
+			c.buf, c.final = buf[:cut], final
+			c.col.ev, c.err = c.col.ev[:0], nil
+			c.done = make(chan struct{})
+			order <- c
+			ins[next] <- c
+			next = (next + 1) % workers
+			if final || readErr != nil {
+				return
+			}
+		}
+	}()
+
+	var st ScanStats
+	var err error
+	for c := range order {
+		<-c.done
+		if err == nil {
+			err = c.err
+		}
+		if err == nil {
+			for _, e := range c.col.ev {
+				switch e.kind {
+				case 0:
+					t.Add(e.rec, time.Time{})
+				case 1:
+					t.Stack(e.stack)
+				case 2:
+					t.Bad()
+				}
+			}
+			st.Lines += c.st.Lines
+			st.Records += c.st.Records
+		}
+		free <- c
+	}
+	st.Bytes = bytesRead
+	if err == nil {
+		err = readErr
+	}
+	return st, err
+}
+
+// sinkFunc sends a worker's findings to the chunk it is working on.
+type sinkFunc struct{ cur **chunk }
+
+func (f sinkFunc) Add(rec Record, at time.Time) { (*f.cur).col.Add(rec, at) }
+func (f sinkFunc) Stack(s stacks.Stack)         { (*f.cur).col.Stack(s) }
+func (f sinkFunc) Bad()                         { (*f.cur).col.Bad() }
+
 type scanner struct {
-	t      *Tracker
+	sink   sink
 	tail   *stacks.Tail
 	st     ScanStats
-	err    error
 	mode   int // 0 undecided, 1 kd log, 2 transcript
 	line   []byte
 	at     time.Time
@@ -114,7 +314,7 @@ func (s *scanner) feed(b []byte) error {
 				return err
 			}
 			s.tail.Flush()
-			s.t.Bad()
+			s.sink.Bad()
 			return nil
 		} else {
 			le += at + 1
@@ -138,12 +338,12 @@ func (s *scanner) record(line []byte, at time.Time) {
 		// The echo of a bp command that prints records has the prefix
 		// followed by format text: not a record, and not a bad one.
 		if !bytes.Contains(line, []byte{'%'}) {
-			s.t.Bad()
+			s.sink.Bad()
 		}
 		return
 	}
 	s.st.Records++
-	s.t.Add(rec, at)
+	s.sink.Add(rec, at)
 }
 
 // feedTranscript strips each line's "<time> < " and keeps kd's lines only

@@ -124,3 +124,44 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// The parallel scan gives exactly what one goroutine gives.
+func TestScanWorkersSame(t *testing.T) {
+	var b bytes.Buffer
+	if _, err := genlog.GenerateLeaks(&b, genlog.LeakOptions{Size: 9 << 20, Seed: 8, LostPerMille: 20, EarlyFrees: 50, Threads: 6}); err != nil {
+		t.Fatal(err)
+	}
+	// A DbgPrint glued before records, and a run of lines with no record
+	// longer than a chunk, exercise the cuts.
+	log := bytes.ReplaceAll(b.Bytes(), []byte("\nKDLK1 F"), []byte("\nnetfilt: flowKDLK1 F"))
+	log = append(log, bytes.Repeat([]byte("KDTARGET: Refreshing KD connection\n"), 300000)...)
+	log = append(log, b.Bytes()[b.Len()/2:]...)
+	var want leaks.Result
+	for _, workers := range []int{1, 2, 5} {
+		tr := leaks.NewTracker()
+		st, err := leaks.ScanWorkers(bytes.NewReader(log), workers, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Bytes != int64(len(log)) {
+			t.Errorf("%d workers: %d bytes read of %d", workers, st.Bytes, len(log))
+		}
+		res := tr.Result()
+		if workers == 1 {
+			want = res
+			if res.Totals.Allocs == 0 || res.Totals.NoStack != 0 {
+				t.Fatalf("unexpected totals %+v", res.Totals)
+			}
+			continue
+		}
+		if res.Totals != want.Totals || len(res.Stacks) != len(want.Stacks) {
+			t.Fatalf("%d workers: totals %+v\nwant %+v", workers, res.Totals, want.Totals)
+		}
+		for i := range res.Stacks {
+			a, w := res.Stacks[i], want.Stacks[i]
+			if strings.Join(a.Frames, ";") != strings.Join(w.Frames, ";") || a.OutstandingBytes != w.OutstandingBytes || a.AllocCount != w.AllocCount {
+				t.Errorf("%d workers: stack %d differs", workers, i)
+			}
+		}
+	}
+}
