@@ -120,6 +120,11 @@ func (r Recipe) Header() string {
 	return fmt.Sprintf(".echo %sH %s %s", Prefix, r.Arch, r.Family)
 }
 
+// Reboot is the command that writes the reboot record into the log when
+// kdlaunch re-arms after the target rebooted: what was outstanding stays
+// counted (it was never freed), but its addresses may be handed out again.
+func (r Recipe) Reboot() string { return ".echo " + Prefix + "Z" }
+
 // EntryBreakpoint is the allocator-entry breakpoint with ID id: it prints
 // the allocation record and the stack, then resumes if the return address
 // is one of known (its return-site breakpoint exists); otherwise it prints a
@@ -128,12 +133,29 @@ func (r Recipe) Header() string {
 // longer list (the same command: a bp with an ID that exists replaces it)
 // and resume. Once every return site is known no hit waits for kdlaunch.
 func (r Recipe) EntryBreakpoint(id int, known []uint64) (string, error) {
+	return r.entry(id, known, false)
+}
+
+// EntryBreakpointFull is EntryBreakpoint for when no breakpoint is left for
+// another return site (MaxReturnSites are known): an allocation through an
+// unknown site prints its NewSite record and resumes at once; it is
+// reported unpaired, never outstanding.
+func (r Recipe) EntryBreakpointFull(id int, known []uint64) (string, error) {
+	return r.entry(id, known, true)
+}
+
+func (r Recipe) entry(id int, known []uint64, full bool) (string, error) {
 	if len(known) > MaxReturnSites {
 		return "", fmt.Errorf("leak recipe: %d return sites, kd allows %d breakpoints in kernel mode (%d for return sites)", len(known), MaxBreakpoints, MaxReturnSites)
 	}
 	var c strings.Builder
 	fmt.Fprintf(&c, `.printf "%sA %%p %s %%x %%p\n", @$thread, %s, %s, @$ra; kb; `, Prefix, r.sizeFmt, r.size, r.tag)
 	newSite := fmt.Sprintf(`.printf "%sN %%p\n", @$ra`, Prefix)
+	if full {
+		// No breakpoint left for another return site: say so and go on;
+		// these allocations stay unpaired.
+		newSite += "; g"
+	}
 	if len(known) == 0 {
 		c.WriteString(newSite)
 	} else {

@@ -29,6 +29,7 @@ const (
 	KindFree    Kind = 'F' // KDLK1 F <thread> <pool address>
 	KindNewSite Kind = 'N' // KDLK1 N <return address>
 	KindHeader  Kind = 'H' // KDLK1 H <arch> <family>
+	KindReboot  Kind = 'Z' // KDLK1 Z: the target rebooted; its pool addresses start afresh
 )
 
 // Record is one parsed record. Values are as kd printed them, except that a
@@ -55,6 +56,8 @@ func (k Kind) fields() int {
 		return 2
 	case KindNewSite:
 		return 1
+	case KindReboot:
+		return 0
 	}
 	return -1
 }

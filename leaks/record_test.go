@@ -20,6 +20,8 @@ func TestParse(t *testing.T) {
 		{"KDLK1 F ffffffff`86a1c020 ffffffff9a001e40", Record{Kind: KindFree, Thread: 0x86a1c020, Addr: 0x9a001e40}, true}, // sign-extended x86
 		{"KDLK1 N fffff8021d61c3a5", Record{Kind: KindNewSite, RA: 0xfffff8021d61c3a5}, true},
 		{"KDLK1 H x64 segment-heap", Record{Kind: KindHeader, Arch: ArchX64, Family: FamilySegmentHeap}, true},
+		{"KDLK1 Z\r", Record{Kind: KindReboot}, true},
+		{"KDLK1 Z 1", Record{}, false},
 		{"KDLK1 F   1 \t 2  ", Record{Kind: KindFree, Thread: 1, Addr: 2}, true},
 		// not records
 		{"", Record{}, false},
@@ -53,6 +55,7 @@ func TestAppendRecordRoundTrip(t *testing.T) {
 		{Kind: KindFree, Thread: 1, Addr: 0},
 		{Kind: KindNewSite, RA: 0x82a1c3a5},
 		{Kind: KindHeader, Arch: ArchARM64, Family: FamilySegmentHeap},
+		{Kind: KindReboot},
 	} {
 		for _, wide := range []bool{true, false} {
 			if !wide && (rec.Thread > 0xffffffff || rec.Addr > 0xffffffff || rec.RA > 0xffffffff) {

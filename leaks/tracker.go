@@ -44,6 +44,7 @@ type Totals struct {
 	Records        int64 // well-formed records
 	BadRecords     int64 // lines with the prefix that are not a record (cut or garbled)
 	ArchChanges    int64 // header records naming another architecture than the first
+	Reboots        int64 // reboot records: outstanding allocations of an earlier boot stay counted
 }
 
 // Reconciled reports whether every allocation is accounted for.
@@ -115,6 +116,16 @@ func (t *Tracker) Add(rec Record, at time.Time) {
 		}
 	case KindNewSite:
 		t.res.Totals.NewSites++
+	case KindReboot:
+		// Allocations in flight never return; what is outstanding stays
+		// so (it was never freed) but no longer owns its address.
+		t.res.Totals.Reboots++
+		for k, p := range t.pend {
+			t.res.Totals.CutReturns++
+			t.unpaired(p)
+			delete(t.pend, k)
+		}
+		clear(t.out)
 	case KindAlloc:
 		k := pendKey{rec.Thread, rec.RA}
 		if old, ok := t.pend[k]; ok {

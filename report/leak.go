@@ -148,6 +148,7 @@ func LeakNotes(t leaks.Totals) []string {
 	add(t.NoStack, "%d allocations had no readable kb stack after their record: counted under %q", leaks.NoStack)
 	add(t.BadRecords, "%d lines start a record (%q) but are cut or garbled: ignored", strings.TrimSpace(leaks.Prefix))
 	add(t.ArchChanges, "%d header records name another architecture than the first: the log holds sessions of different targets, whose addresses may collide")
+	add(t.Reboots, "%d target reboots: what was outstanding before a reboot stays counted (it was never freed), though the memory went with the reboot")
 	add(t.NewSites, "%d allocations halted the target until kdlaunch added their return site")
 	return n
 }
