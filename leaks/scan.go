@@ -263,7 +263,6 @@ type scanner struct {
 	tail   *stacks.Tail
 	st     ScanStats
 	mode   int // 0 undecided, 1 kd log, 2 transcript
-	line   []byte
 	at     time.Time
 	lastTS []byte
 }
@@ -316,9 +315,8 @@ func (s *scanner) feed(b []byte) error {
 			s.tail.Flush()
 			s.sink.Bad()
 			return nil
-		} else {
-			le += at + 1
 		}
+		le += at + 1
 		s.st.Lines += int64(bytes.Count(b[pos:ls], []byte{'\n'})) + 1
 		if err := s.write(b[pos:ls]); err != nil {
 			return err
