@@ -46,9 +46,18 @@ func Scan(r io.Reader, t *Tracker) (ScanStats, error) {
 
 // ScanWorkers is Scan with an explicit number of parsing goroutines.
 func ScanWorkers(r io.Reader, workers int, t *Tracker) (ScanStats, error) {
-	first := make([]byte, scanBuf)
-	n, err := io.ReadFull(r, first)
-	first = first[:n]
+	// The first buffer grows, so a small log costs little.
+	first := make([]byte, 0, 64<<10)
+	var err error
+	for len(first) < scanBuf && err == nil {
+		if len(first) == min(cap(first), scanBuf) {
+			first = append(first, make([]byte, min(cap(first), scanBuf-cap(first)))...)[:len(first)]
+		}
+		var k int
+		k, err = io.ReadFull(r, first[len(first):min(cap(first), scanBuf)])
+		first = first[:len(first)+k]
+	}
+	n := len(first)
 	final := err != nil
 	if final && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return ScanStats{Bytes: int64(n)}, err
@@ -74,6 +83,11 @@ func newScanner(k sink) *scanner {
 
 // sequential parses first and then the rest of r in this goroutine.
 func (s *scanner) sequential(r io.Reader, first []byte, final bool) (ScanStats, error) {
+	if final {
+		err := s.feed(first)
+		s.tail.Flush()
+		return s.st, err
+	}
 	buf := make([]byte, scanBuf)
 	n := copy(buf, first)
 	for {
