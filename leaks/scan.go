@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
 
@@ -28,7 +29,7 @@ const maxChunk = 8 << 20
 // sink takes what a scanner finds, in log order: the Tracker, or a chunk's
 // event list that is replayed into it.
 type sink interface {
-	Add(rec Record, at time.Time)
+	Add(rec records.Record, at time.Time)
 	Stack(s stacks.Stack)
 	Bad()
 }
@@ -120,15 +121,15 @@ func (s *scanner) sequential(r io.Reader, first []byte, final bool) (ScanStats, 
 // event is one thing a worker's scanner found.
 type event struct {
 	kind  uint8 // 0 record, 1 stack, 2 bad record
-	rec   Record
+	rec   records.Record
 	stack stacks.Stack
 }
 
 type collector struct{ ev []event }
 
-func (c *collector) Add(rec Record, _ time.Time) { c.ev = append(c.ev, event{rec: rec}) }
-func (c *collector) Stack(s stacks.Stack)        { c.ev = append(c.ev, event{kind: 1, stack: s}) }
-func (c *collector) Bad()                        { c.ev = append(c.ev, event{kind: 2}) }
+func (c *collector) Add(rec records.Record, _ time.Time) { c.ev = append(c.ev, event{rec: rec}) }
+func (c *collector) Stack(s stacks.Stack)                { c.ev = append(c.ev, event{kind: 1, stack: s}) }
+func (c *collector) Bad()                                { c.ev = append(c.ev, event{kind: 2}) }
 
 type chunk struct {
 	buf   []byte
@@ -142,7 +143,7 @@ type chunk struct {
 // lastRecordLine returns the start of the last line of b that holds the
 // prefix, or 0 if there is none after the first line.
 func lastRecordLine(b []byte) int {
-	i := bytes.LastIndex(b, []byte(Prefix))
+	i := bytes.LastIndex(b, []byte(records.Prefix))
 	if i < 0 {
 		return 0
 	}
@@ -268,9 +269,9 @@ func scanParallel(r io.Reader, first []byte, workers int, t *Tracker) (ScanStats
 // sinkFunc sends a worker's findings to the chunk it is working on.
 type sinkFunc struct{ cur **chunk }
 
-func (f sinkFunc) Add(rec Record, at time.Time) { (*f.cur).col.Add(rec, at) }
-func (f sinkFunc) Stack(s stacks.Stack)         { (*f.cur).col.Stack(s) }
-func (f sinkFunc) Bad()                         { (*f.cur).col.Bad() }
+func (f sinkFunc) Add(rec records.Record, at time.Time) { (*f.cur).col.Add(rec, at) }
+func (f sinkFunc) Stack(s stacks.Stack)                 { (*f.cur).col.Stack(s) }
+func (f sinkFunc) Bad()                                 { (*f.cur).col.Bad() }
 
 type scanner struct {
 	sink   sink
@@ -310,7 +311,7 @@ func (s *scanner) feed(b []byte) error {
 	}
 	pos := 0
 	for pos < len(b) {
-		i := bytes.Index(b[pos:], []byte(Prefix))
+		i := bytes.Index(b[pos:], []byte(records.Prefix))
 		if i < 0 {
 			s.st.Lines += int64(bytes.Count(b[pos:], []byte{'\n'}))
 			return s.write(b[pos:])
@@ -345,7 +346,7 @@ func (s *scanner) feed(b []byte) error {
 // this record) and hands the record to the tracker.
 func (s *scanner) record(line []byte, at time.Time) {
 	s.tail.Flush()
-	rec, ok := Parse(line)
+	rec, ok := records.Parse(line)
 	if !ok {
 		// The echo of a bp command that prints records has the prefix
 		// followed by format text: not a record, and not a bad one.
@@ -389,7 +390,7 @@ func (s *scanner) feedTranscript(b []byte) error {
 			}
 			body = body[2:]
 		}
-		if Find(body) >= 0 {
+		if records.Find(body) >= 0 {
 			s.record(body, s.at)
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kdlaunch/kdlaunch/internal/genlog"
 	"github.com/kdlaunch/kdlaunch/leaks"
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 )
 
 func scanLog(t *testing.T, log []byte) (leaks.Result, leaks.ScanStats) {
@@ -109,7 +110,7 @@ func FuzzScan(f *testing.F) {
 		if returns := int64(bytes.Count(log, []byte("KDLK1 R"))); tt.Outstanding > returns || tt.Allocs > int64(bytes.Count(log, []byte("KDLK1 A"))) {
 			t.Fatalf("%d outstanding from %d return records: %+v", tt.Outstanding, returns, tt)
 		}
-		if !bytes.Contains(log, []byte(leaks.Prefix)) && tt.Records != 0 {
+		if !bytes.Contains(log, []byte(records.Prefix)) && tt.Records != 0 {
 			t.Fatalf("%d records without the prefix", tt.Records)
 		}
 		var out int64

@@ -4,6 +4,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
 
@@ -55,8 +56,8 @@ func (t Totals) Reconciled() bool {
 
 // Result is what Tracker made of a log (or several, added up).
 type Result struct {
-	Arch   Arch   // from the first header record ("" without one)
-	Family Family // likewise
+	Arch   records.Arch   // from the first header record ("" without one)
+	Family records.Family // likewise
 	Stacks []StackStat
 	Totals Totals
 	Growth Growth
@@ -104,19 +105,19 @@ func NewTracker() *Tracker {
 
 // Add takes one record; at is its time, or the zero time when the log has
 // none.
-func (t *Tracker) Add(rec Record, at time.Time) {
+func (t *Tracker) Add(rec records.Record, at time.Time) {
 	t.res.Totals.Records++
 	t.waiting = false
 	switch rec.Kind {
-	case KindHeader:
+	case records.KindHeader:
 		if t.res.Arch == "" {
 			t.res.Arch, t.res.Family = rec.Arch, rec.Family
 		} else if rec.Arch != t.res.Arch {
 			t.res.Totals.ArchChanges++
 		}
-	case KindNewSite:
+	case records.KindNewSite:
 		t.res.Totals.NewSites++
-	case KindReboot:
+	case records.KindReboot:
 		// Allocations in flight never return; what is outstanding stays
 		// so (it was never freed) but no longer owns its address.
 		t.res.Totals.Reboots++
@@ -126,7 +127,7 @@ func (t *Tracker) Add(rec Record, at time.Time) {
 			delete(t.pend, k)
 		}
 		clear(t.out)
-	case KindAlloc:
+	case records.KindAlloc:
 		k := pendKey{rec.Thread, rec.RA}
 		if old, ok := t.pend[k]; ok {
 			// One thread cannot be in the allocator twice through the same
@@ -137,7 +138,7 @@ func (t *Tracker) Add(rec Record, at time.Time) {
 		t.pend[k] = pending{size: rec.Size, stack: -1}
 		t.await, t.waiting = k, true
 		t.growth.alloc(t, at)
-	case KindReturn:
+	case records.KindReturn:
 		k := pendKey{rec.Thread, rec.RA}
 		p, ok := t.pend[k]
 		if !ok {
@@ -173,7 +174,7 @@ func (t *Tracker) Add(rec Record, at time.Time) {
 		tt.OutstandingBytes += int64(size)
 		t.out[rec.Addr] = outAlloc{size: uint32(size), stack: idx}
 		t.growth.change(t, at)
-	case KindFree:
+	case records.KindFree:
 		o, ok := t.out[rec.Addr]
 		if !ok {
 			t.res.Totals.FreesUntracked++

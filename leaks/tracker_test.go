@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
 
@@ -160,8 +161,8 @@ func TestGrowthBounded(t *testing.T) {
 	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	for i := uint64(0); i < 100000; i++ {
 		at := t0.Add(time.Duration(i) * time.Second)
-		tr.Add(Record{Kind: KindAlloc, Thread: 1, Size: 16, RA: 2}, at)
-		tr.Add(Record{Kind: KindReturn, Thread: 1, RA: 2, Addr: 0x1000 + i*16}, at)
+		tr.Add(records.Record{Kind: records.KindAlloc, Thread: 1, Size: 16, RA: 2}, at)
+		tr.Add(records.Record{Kind: records.KindReturn, Thread: 1, RA: 2, Addr: 0x1000 + i*16}, at)
 	}
 	g := tr.Result().Growth
 	if len(g.ByAllocs) > MaxPoints+1 || len(g.ByMinute) > MaxPoints+1 {
@@ -189,9 +190,9 @@ func outstandingMemory(n int) float64 {
 	tr := NewTracker()
 	st := stacks.Stack{Frames: []string{"nt!MmAllocateSpecialPool", "a!A"}}
 	for i := 0; i < n; i++ {
-		tr.Add(Record{Kind: KindAlloc, Thread: uint64(i % 8), Size: 0x100, RA: 2}, time.Time{})
+		tr.Add(records.Record{Kind: records.KindAlloc, Thread: uint64(i % 8), Size: 0x100, RA: 2}, time.Time{})
 		tr.Stack(st)
-		tr.Add(Record{Kind: KindReturn, Thread: uint64(i % 8), RA: 2, Addr: 0xffffe00200000000 + uint64(i)*0x2000}, time.Time{})
+		tr.Add(records.Record{Kind: records.KindReturn, Thread: uint64(i % 8), RA: 2, Addr: 0xffffe00200000000 + uint64(i)*0x2000}, time.Time{})
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

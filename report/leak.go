@@ -6,9 +6,10 @@ import (
 	"strings"
 
 	"github.com/kdlaunch/kdlaunch/leaks"
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 )
 
-// LeakReport is the report of a leak log (one with leaks.Prefix records):
+// LeakReport is the report of a leak log (one with records.Prefix records):
 // who allocated what is still outstanding. Its JSON is the leak contract
 // (README's JSON contract section). Stacks are sorted by outstanding bytes,
 // then outstanding count, allocations, and first appearance in the log.
@@ -146,7 +147,7 @@ func LeakNotes(t leaks.Totals) []string {
 	add(t.OrphanReturns, "%d returns without their allocation record (the allocation was before the log began, or its record was cut): ignored")
 	add(t.InferredFrees, "%d addresses came back from the allocator while still outstanding: their free was not in the log, so they count as freed")
 	add(t.NoStack, "%d allocations had no readable kb stack after their record: counted under %q", leaks.NoStack)
-	add(t.BadRecords, "%d lines start a record (%q) but are cut or garbled: ignored", strings.TrimSpace(leaks.Prefix))
+	add(t.BadRecords, "%d lines start a record (%q) but are cut or garbled: ignored", strings.TrimSpace(records.Prefix))
 	add(t.ArchChanges, "%d header records name another architecture than the first: the log holds sessions of different targets, whose addresses may collide")
 	add(t.Reboots, "%d target reboots: what was outstanding before a reboot stays counted (it was never freed), though the memory went with the reboot")
 	add(t.NewSites, "%d allocations halted the target until kdlaunch added their return site")

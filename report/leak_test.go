@@ -7,13 +7,14 @@ import (
 
 	"github.com/google/pprof/profile"
 	"github.com/kdlaunch/kdlaunch/leaks"
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 )
 
 func leakResult() leaks.Result {
 	busy := []string{"nt!MmAllocateSpecialPool", "nt!ExAllocatePoolWithTag+0x4e", "busydrv!Alloc+0x10"}
 	leaker := []string{"nt!MmAllocateSpecialPool", "nt!ExAllocatePoolWithTag+0x4e", "leakydrv!LeakyAllocateBuffer+0x2c"}
 	return leaks.Result{
-		Arch: leaks.ArchX64, Family: leaks.FamilyLegacy,
+		Arch: records.ArchX64, Family: records.FamilyLegacy,
 		Stacks: []leaks.StackStat{
 			{Frames: busy, AllocCount: 1000, AllocBytes: 64000, FreeCount: 998, FreeBytes: 63872, OutstandingCount: 2, OutstandingBytes: 128},
 			{Frames: leaker, AllocCount: 50, AllocBytes: 50 * 512, OutstandingCount: 49, OutstandingBytes: 49 * 512, Unpaired: 1, UnpairedBytes: 512},

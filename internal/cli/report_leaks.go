@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/kdlaunch/kdlaunch/leaks"
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
@@ -26,7 +27,7 @@ type LeakFlags struct {
 const leakSniff = 4 << 20
 
 // isLeakLog reports whether the start of a log holds leak records.
-func isLeakLog(head []byte) bool { return bytes.Contains(head, []byte(leaks.Prefix)) }
+func isLeakLog(head []byte) bool { return bytes.Contains(head, []byte(records.Prefix)) }
 
 // runLeaks reports the logs as leak logs if they are. handled is false for
 // plain allocation logs, which report as before; stdin is then the reader
@@ -63,7 +64,7 @@ func (c *ReportCmd) runLeaks(stdin io.Reader, stdout io.Writer, skip *report.Ski
 	if anyPlain {
 		for i, p := range c.Logs {
 			if !kinds[i] {
-				return true, stdin, fmt.Errorf("report: %s has no leak records (%s...) but the other logs have: report plain and leak logs separately", p, leaks.Prefix)
+				return true, stdin, fmt.Errorf("report: %s has no leak records (%s...) but the other logs have: report plain and leak logs separately", p, records.Prefix)
 			}
 		}
 	}

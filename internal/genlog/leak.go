@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kdlaunch/kdlaunch/leaks"
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 )
 
 // LeakOptions describe a leak log: what kd writes under the leak recipe
@@ -81,18 +81,18 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 	if o.Size <= 0 && o.Allocs <= 0 {
 		return LeakStats{}, fmt.Errorf("genlog: need a size or a number of allocations")
 	}
-	arch, family := leaks.ArchX64, leaks.FamilyLegacy
+	arch, family := records.ArchX64, records.FamilyLegacy
 	switch o.Arch {
 	case "", "x64", "amd64":
 	case "x86", "i386":
-		arch = leaks.ArchX86
+		arch = records.ArchX86
 	default:
 		return LeakStats{}, fmt.Errorf("genlog: unknown arch %q (want x64 or x86)", o.Arch)
 	}
 	if o.Family != "" {
-		family = leaks.Family(o.Family)
+		family = records.Family(o.Family)
 	}
-	recipe, err := leaks.NewRecipe(arch, family)
+	recipe, err := records.NewRecipe(arch, family)
 	if err != nil {
 		return LeakStats{}, fmt.Errorf("genlog: %w", err)
 	}
@@ -117,7 +117,7 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 		cw:  cw,
 		rng: rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15)),
 		nl:  "\n",
-		x86: arch == leaks.ArchX86,
+		x86: arch == records.ArchX86,
 	}
 	if o.CRLF {
 		g.nl = "\r\n"
@@ -173,8 +173,8 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 		return p
 	}
 	rec := make([]byte, 0, 128)
-	record := func(r leaks.Record) {
-		rec = leaks.AppendRecord(rec[:0], r, wide)
+	record := func(r records.Record) {
+		rec = records.AppendRecord(rec[:0], r, wide)
 		g.w.Write(rec)
 		g.w.WriteString(g.nl)
 	}
@@ -228,7 +228,7 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 			}
 			g.put(fmt.Sprintf("Breakpoint %d hit", 2+f.stack%3))
 			disasm(st.Stacks[f.stack].Frames[1])
-			record(leaks.Record{Kind: leaks.KindReturn, Thread: th, RA: f.ra, Addr: f.addr})
+			record(records.Record{Kind: records.KindReturn, Thread: th, RA: f.ra, Addr: f.addr})
 			continue
 		}
 		switch x := g.rng.IntN(100); {
@@ -236,7 +236,7 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 			early--
 			g.put("Breakpoint 1 hit")
 			disasm(recipe.FreeRoutine())
-			record(leaks.Record{Kind: leaks.KindFree, Thread: th, Addr: earlyBase | uint64(g.rng.IntN(1<<16))<<12 | 0xf88})
+			record(records.Record{Kind: records.KindFree, Thread: th, Addr: earlyBase | uint64(g.rng.IntN(1<<16))<<12 | 0xf88})
 			st.FreesUntracked++
 		case x < 60 && len(lives) > 0:
 			// Only what will be freed is on the list: a leak stays live.
@@ -246,7 +246,7 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 			lives = lives[:len(lives)-1]
 			g.put("Breakpoint 1 hit")
 			disasm(recipe.FreeRoutine())
-			record(leaks.Record{Kind: leaks.KindFree, Thread: th, Addr: l.addr})
+			record(records.Record{Kind: records.KindFree, Thread: th, Addr: l.addr})
 			freePages = append(freePages, l.addr&^0xfff)
 			if l.stack < 0 {
 				st.FreesUntracked++
@@ -288,7 +288,7 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 			flight[ti] = f
 			g.put("Breakpoint 0 hit")
 			disasm(allocSite)
-			record(leaks.Record{Kind: leaks.KindAlloc, Thread: th, Size: size, Tag: 0x206b6444, RA: f.ra})
+			record(records.Record{Kind: records.KindAlloc, Thread: th, Size: size, Tag: 0x206b6444, RA: f.ra})
 			g.stack(sts[si])
 			st.Allocs++
 			s := &st.Stacks[si]
@@ -320,7 +320,7 @@ func GenerateLeaks(w io.Writer, o LeakOptions) (LeakStats, error) {
 	return st, nil
 }
 
-func (g *gen) preambleLeak(r leaks.Recipe, ras []uint64) {
+func (g *gen) preambleLeak(r records.Recipe, ras []uint64) {
 	g.preamble()
 	seen := map[uint64]bool{}
 	var known []uint64

@@ -1,4 +1,4 @@
-package leaks
+package records
 
 import (
 	"bytes"

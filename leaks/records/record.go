@@ -1,9 +1,9 @@
-// Package leaks turns the leak records kd prints from kdlaunch's breakpoints
-// into outstanding allocations by stack: the record grammar (what the
-// breakpoints print and how it is read back), the kd commands of the recipe
-// per allocator family and architecture, and the streaming pairing of
-// allocations, returns and frees. docs/leaks.md gives the reasoning.
-package leaks
+// Package records is the leak recipe's language: the records kd prints from
+// kdlaunch's leak breakpoints (the grammar, its parser and formatter) and
+// the exact kd commands of those breakpoints per allocator family and
+// architecture. Package leaks pairs the records; docs/leaks.md gives the
+// reasoning.
+package records
 
 import (
 	"bytes"
