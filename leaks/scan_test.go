@@ -166,3 +166,29 @@ func TestScanWorkersSame(t *testing.T) {
 		}
 	}
 }
+
+// Several logs through one Tracker add up like one log made of them.
+func TestScanSeveralLogs(t *testing.T) {
+	var a, b bytes.Buffer
+	genlog.GenerateLeaks(&a, genlog.LeakOptions{Size: 3 << 20, Seed: 9})
+	genlog.GenerateLeaks(&b, genlog.LeakOptions{Size: 3 << 20, Seed: 10, Family: "segment-heap"})
+	one := leaks.NewTracker()
+	if _, err := leaks.Scan(bytes.NewReader(append(append([]byte{}, a.Bytes()...), b.Bytes()...)), one); err != nil {
+		t.Fatal(err)
+	}
+	two := leaks.NewTracker()
+	for _, log := range [][]byte{a.Bytes(), b.Bytes()} {
+		if _, err := leaks.Scan(bytes.NewReader(log), two); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1, r2 := one.Result(), two.Result()
+	if r1.Totals != r2.Totals || len(r1.Stacks) != len(r2.Stacks) {
+		t.Fatalf("one log %+v\ntwo logs %+v", r1.Totals, r2.Totals)
+	}
+	for i := range r1.Stacks {
+		if strings.Join(r1.Stacks[i].Frames, ";") != strings.Join(r2.Stacks[i].Frames, ";") || r1.Stacks[i].OutstandingBytes != r2.Stacks[i].OutstandingBytes {
+			t.Errorf("stack %d differs", i)
+		}
+	}
+}

@@ -85,6 +85,8 @@ type Tracker struct {
 	res     Result
 	byKey   map[string]int32
 	byData  map[*byte]int32
+	keep    []string
+	noStack int32
 	pend    map[pendKey]pending
 	out     map[uint64]outAlloc
 	await   pendKey
@@ -95,11 +97,12 @@ type Tracker struct {
 // NewTracker returns an empty Tracker.
 func NewTracker() *Tracker {
 	return &Tracker{
-		byKey:  map[string]int32{},
-		byData: map[*byte]int32{},
-		pend:   map[pendKey]pending{},
-		out:    map[uint64]outAlloc{},
-		growth: newGrowthState(),
+		byKey:   map[string]int32{},
+		byData:  map[*byte]int32{},
+		pend:    map[pendKey]pending{},
+		out:     map[uint64]outAlloc{},
+		noStack: -1,
+		growth:  newGrowthState(),
 	}
 }
 
@@ -221,7 +224,11 @@ func (t *Tracker) intern(s stacks.Stack) int32 {
 		t.byKey[key] = i
 	}
 	if len(t.byData) < 1<<16 {
+		// Keep the string, so its memory is never reused for another
+		// stack's key while the pointer is in the map (a later log's
+		// parser may have let go of it).
 		t.byData[ptr] = i
+		t.keep = append(t.keep, key)
 	}
 	return i
 }
@@ -232,7 +239,11 @@ func (t *Tracker) stackIndex(i int32) int32 {
 		return i
 	}
 	t.res.Totals.NoStack++
-	return t.intern(stacks.Stack{Frames: []string{NoStack}})
+	if t.noStack < 0 {
+		t.noStack = int32(len(t.res.Stacks))
+		t.res.Stacks = append(t.res.Stacks, StackStat{Frames: []string{NoStack}})
+	}
+	return t.noStack
 }
 
 func (t *Tracker) stat(i int32) *StackStat { return &t.res.Stacks[t.stackIndex(i)] }
