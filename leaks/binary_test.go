@@ -179,9 +179,8 @@ func TestReportLeakTable(t *testing.T) {
 	lines := strings.Split(out, "\n")
 	first := ""
 	for _, l := range lines {
-		if strings.HasPrefix(l, "     culprit ") {
+		if first == "" && strings.HasPrefix(l, "     culprit ") {
 			first = strings.TrimPrefix(l, "     culprit ")
-			break
 		}
 		if len([]rune(l)) > 80 {
 			t.Errorf("line wider than 80: %q", l)
