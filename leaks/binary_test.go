@@ -130,7 +130,7 @@ func TestReportLeakLogTruth(t *testing.T) {
 		o    genlog.LeakOptions
 	}{
 		{"x64 legacy", genlog.LeakOptions{Allocs: 4000, Seed: 11, EarlyFrees: 25}},
-		{"x64 segment heap", genlog.LeakOptions{Allocs: 4000, Seed: 12, Family: "segment-heap", Threads: 8}},
+		{"x64 segment heap", genlog.LeakOptions{Allocs: 4000, Seed: 12, Family: "heap-special-pool", Threads: 8}},
 		{"x86 legacy", genlog.LeakOptions{Allocs: 4000, Seed: 13, Arch: "x86", CRLF: true}},
 		{"lost returns", genlog.LeakOptions{Allocs: 4000, Seed: 14, LostPerMille: 30, EarlyFrees: 10}},
 	} {

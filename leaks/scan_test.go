@@ -60,7 +60,7 @@ func TestScanGeneratedTruth(t *testing.T) {
 		o    genlog.LeakOptions
 	}{
 		{"x64 legacy", genlog.LeakOptions{Allocs: 3000, Seed: 1, EarlyFrees: 20}},
-		{"x64 segment heap", genlog.LeakOptions{Allocs: 3000, Seed: 2, Family: "segment-heap", EarlyFrees: 5}},
+		{"x64 segment heap", genlog.LeakOptions{Allocs: 3000, Seed: 2, Family: "heap-special-pool", EarlyFrees: 5}},
 		{"x86 legacy", genlog.LeakOptions{Allocs: 3000, Seed: 3, Arch: "x86"}},
 		{"x64 CRLF, 8 threads", genlog.LeakOptions{Allocs: 2000, Seed: 4, CRLF: true, Threads: 8}},
 		{"lost returns", genlog.LeakOptions{Allocs: 3000, Seed: 5, LostPerMille: 50, EarlyFrees: 10}},
@@ -171,7 +171,7 @@ func TestScanWorkersSame(t *testing.T) {
 func TestScanSeveralLogs(t *testing.T) {
 	var a, b bytes.Buffer
 	genlog.GenerateLeaks(&a, genlog.LeakOptions{Size: 3 << 20, Seed: 9})
-	genlog.GenerateLeaks(&b, genlog.LeakOptions{Size: 3 << 20, Seed: 10, Family: "segment-heap"})
+	genlog.GenerateLeaks(&b, genlog.LeakOptions{Size: 3 << 20, Seed: 10, Family: "heap-special-pool"})
 	one := leaks.NewTracker()
 	if _, err := leaks.Scan(bytes.NewReader(append(append([]byte{}, a.Bytes()...), b.Bytes()...)), one); err != nil {
 		t.Fatal(err)

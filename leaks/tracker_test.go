@@ -83,7 +83,7 @@ func TestTrackerBadInput(t *testing.T) {
 			want{allocs: 1, out: 1, outBytes: 0x100, check: func(t Totals) bool { return t.BadRecords == 0 }}},
 		{"a target reboot", alloc(1, 0x100, ra, "a!A") + ret(1, ra, 0x5000) + alloc(2, 0x10, ra, "a!A") + "KDLK1 Z\n" + alloc(1, 0x80, ra, "b!B") + ret(1, ra, 0x5000) + free(1, 0x5000),
 			want{allocs: 3, frees: 1, out: 1, outBytes: 0x100, unpaired: 1, perStack: map[string]int64{"a!A": 0x100, "b!B": 0}, check: func(t Totals) bool { return t.Reboots == 1 && t.InferredFrees == 0 }}},
-		{"a log from another architecture", "KDLK1 H x64 legacy\n" + alloc(1, 0x100, ra, "a!A") + ret(1, ra, 0x5000) + "KDLK1 H x86 legacy\n" + alloc(0x86a1c020, 0x20, 0x82a1c3a5, "c!C") + ret(0x86a1c020, 0x82a1c3a5, 0x9a001e40),
+		{"a log from another architecture", "KDLK1 H x64 mm-special-pool\n" + alloc(1, 0x100, ra, "a!A") + ret(1, ra, 0x5000) + "KDLK1 H x86 mm-special-pool\n" + alloc(0x86a1c020, 0x20, 0x82a1c3a5, "c!C") + ret(0x86a1c020, 0x82a1c3a5, 0x9a001e40),
 			want{allocs: 2, out: 2, outBytes: 0x120, check: func(t Totals) bool { return t.ArchChanges == 1 }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

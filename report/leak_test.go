@@ -57,7 +57,7 @@ func TestLeakTable(t *testing.T) {
 			t.Errorf("wider than 80: %q", l)
 		}
 	}
-	for _, want := range []string{"leak log (x64 legacy): 1050 allocations", "49 outstanding (24.5 KB)", "(steady): ▂▄█", "note: 7 frees"} {
+	for _, want := range []string{"leak log (x64 mm-special-pool): 1050 allocations", "49 outstanding (24.5 KB)", "(steady): ▂▄█", "note: 7 frees"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -25,7 +25,7 @@ func main() {
 	stacks := flag.Int("stacks", 12, "distinct stacks (leak logs: 6 is a good number)")
 	crlf := flag.Bool("crlf", false, "end lines with CRLF")
 	leak := flag.Bool("leak", false, "write a leak log (allocation, return and free records; see docs/leaks.md)")
-	family := flag.String("family", "legacy", "leak log: allocator family, legacy or segment-heap")
+	family := flag.String("family", "mm-special-pool", "leak log: allocator family, mm-special-pool or heap-special-pool")
 	allocs := flag.Int("allocs", 0, "leak log: stop after this many allocations instead (0: use -size)")
 	threads := flag.Int("threads", 4, "leak log: threads allocating at once")
 	lost := flag.Int("lost", 0, "leak log: returns lost per thousand allocations")

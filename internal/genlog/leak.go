@@ -19,7 +19,7 @@ type LeakOptions struct {
 	Size    int64  // stop after the event that reaches Size bytes
 	Allocs  int    // or after this many allocations (one of Size/Allocs is needed)
 	Arch    string // "x64" (default) or "x86"
-	Family  string // "legacy" (default) or "segment-heap"
+	Family  string // "mm-special-pool" (default) or "heap-special-pool" (script.Families)
 	Seed    uint64
 	Stacks  int  // distinct stacks (default 6); stack 0 leaks everything, stack 1 frees everything
 	Threads int  // threads allocating at once (default 4)

@@ -11,7 +11,7 @@ func TestGenerateLeaksTruthAddsUp(t *testing.T) {
 	for _, o := range []LeakOptions{
 		{Allocs: 2000, Seed: 1},
 		{Allocs: 2000, Seed: 2, Arch: "x86", LostPerMille: 40, EarlyFrees: 20},
-		{Allocs: 2000, Seed: 3, Family: "segment-heap", Burst: true, Threads: 1},
+		{Allocs: 2000, Seed: 3, Family: "heap-special-pool", Burst: true, Threads: 1},
 	} {
 		var b bytes.Buffer
 		st, err := GenerateLeaks(&b, o)
@@ -37,7 +37,7 @@ func TestGenerateLeaksTruthAddsUp(t *testing.T) {
 		if n := strings.Count(log, "KDLK1 A "); n < st.Allocs {
 			t.Errorf("%d allocation records for %d allocations", n, st.Allocs)
 		}
-		if o.Family == "segment-heap" && !strings.Contains(log, "nt!ExAllocateHeapSpecialPool\n") {
+		if o.Family == "heap-special-pool" && !strings.Contains(log, "nt!ExAllocateHeapSpecialPool\n") {
 			t.Error("segment heap log without its allocator")
 		}
 		if int64(b.Len()) != st.Bytes {
@@ -69,7 +69,7 @@ func TestGenerateLeaksTranscript(t *testing.T) {
 }
 
 func TestGenerateLeaksBadOptions(t *testing.T) {
-	for _, o := range []LeakOptions{{}, {Allocs: 1, Arch: "mips"}, {Allocs: 1, Arch: "x86", Family: "segment-heap"}, {Allocs: 1, Family: "nope"}} {
+	for _, o := range []LeakOptions{{}, {Allocs: 1, Arch: "mips"}, {Allocs: 1, Arch: "x86", Family: "heap-special-pool"}, {Allocs: 1, Family: "nope"}} {
 		if _, err := GenerateLeaks(&bytes.Buffer{}, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // Arch is the target's architecture, as the recipe needs it: the calling
@@ -17,15 +19,16 @@ const (
 	ArchARM64 Arch = "arm64"
 )
 
-// Family is the special-pool allocator pair a kernel has.
+// Family is the special-pool allocator pair a kernel has, by the name
+// script.Families gives it.
 type Family string
 
 // The allocator families: MmAllocateSpecialPool/MmFreeSpecialPool before
 // the kernel segment heap (Windows 10 1903), ExAllocateHeapSpecialPool/
 // ExpFreeHeapSpecialPool since.
 const (
-	FamilyLegacy      Family = "legacy"
-	FamilySegmentHeap Family = "segment-heap"
+	FamilyLegacy      Family = "mm-special-pool"
+	FamilySegmentHeap Family = "heap-special-pool"
 )
 
 // ErrUnsupported is matched by the *UnsupportedError NewRecipe returns.
@@ -66,44 +69,50 @@ type Recipe struct {
 	sizeFmt                  string
 }
 
+// arm64Heap is where the segment-heap routines' arguments are on arm64:
+// AAPCS64 passes them in x0..x7 and returns in x0, in the same order as on
+// x64 (script.Families has no arm64 map yet; when it has one, it wins).
+var arm64Heap = script.ArgMap{Size: "@x1", Tag: "(@x2 & 0x0`ffffffff)", Result: "@x0", Free: "@x1"}
+
 // NewRecipe returns the recipe for arch and family, or an *UnsupportedError.
+// The routines and where their arguments are come from script.Families,
+// the one table of kd's allocator facts.
 func NewRecipe(arch Arch, family Family) (Recipe, error) {
 	r := Recipe{Arch: arch, Family: family}
-	switch family {
-	case FamilyLegacy:
-		r.alloc, r.free = "nt!MmAllocateSpecialPool", "nt!MmFreeSpecialPool"
-	case FamilySegmentHeap:
-		r.alloc, r.free = "nt!ExAllocateHeapSpecialPool", "nt!ExpFreeHeapSpecialPool"
+	var fam *script.Family
+	for i := range script.Families {
+		if script.Families[i].Name == string(family) {
+			fam = &script.Families[i]
+		}
+	}
+	if fam == nil {
+		return Recipe{}, &UnsupportedError{arch, family, fmt.Sprintf("unknown allocator family (want %s or %s)", FamilyLegacy, FamilySegmentHeap)}
+	}
+	switch arch {
+	case ArchX64, ArchX86, ArchARM64:
 	default:
-		return Recipe{}, &UnsupportedError{arch, family, "unknown allocator family (want legacy or segment-heap)"}
+		return Recipe{}, &UnsupportedError{arch, family, "unknown architecture (want x64, x86 or arm64)"}
+	}
+	args, ok := fam.Args[script.Arch(arch)]
+	if !ok && arch == ArchARM64 && family == FamilySegmentHeap {
+		args, ok = arm64Heap, true
+	}
+	if !ok || args.Size == "" || args.Tag == "" || args.Result == "" || args.Free == "" {
+		why := "where the routines' arguments are is not known for this architecture; use the special-pool strategy"
+		if arch == ArchARM64 {
+			why = fmt.Sprintf("arm64 kernels have the segment heap: use family %s", FamilySegmentHeap)
+		}
+		return Recipe{}, &UnsupportedError{arch, family, why}
 	}
 	// Arguments are read at the entry breakpoint, never at the return:
 	// the argument registers are volatile and have been reused by then.
-	switch {
-	case arch == ArchX64 && family == FamilyLegacy:
-		// MmAllocateSpecialPool(NumberOfBytes, Tag, PoolType, SpecialType),
-		// MmFreeSpecialPool(P). The tag is a ULONG: the upper half of rdx
-		// is undefined, so only edx is printed.
-		r.size, r.tag, r.result, r.freed, r.sizeFmt = "@rcx", "@edx", "@rax", "@rcx", "%I64x"
-	case arch == ArchX64 && family == FamilySegmentHeap:
-		// ExAllocateHeapSpecialPool(PoolType, NumberOfBytes, Tag),
-		// ExpFreeHeapSpecialPool(Heap, P).
-		r.size, r.tag, r.result, r.freed, r.sizeFmt = "@rdx", "@r8d", "@rax", "@rdx", "%I64x"
-	case arch == ArchX86 && family == FamilyLegacy:
-		// stdcall: at the first instruction [esp] is the return address and
-		// the arguments follow it. %x prints 32 bits, which sidesteps MASM's
-		// sign extension of 32-bit values.
-		r.size, r.tag, r.result, r.freed, r.sizeFmt = "dwo(@esp+4)", "dwo(@esp+8)", "@eax", "dwo(@esp+4)", "%x"
-	case arch == ArchARM64 && family == FamilySegmentHeap:
-		// AAPCS64: arguments in x0..x7, the result in x0; same argument
-		// order as on x64.
-		r.size, r.tag, r.result, r.freed, r.sizeFmt = "@x1", "(@x2 & 0x0`ffffffff)", "@x0", "@x1", "%I64x"
-	case arch == ArchX86:
-		return Recipe{}, &UnsupportedError{arch, family, "the segment-heap routines' x86 calling convention is not known; use the special-pool strategy"}
-	case arch == ArchARM64:
-		return Recipe{}, &UnsupportedError{arch, family, "arm64 kernels have the segment heap: use family segment-heap"}
-	default:
-		return Recipe{}, &UnsupportedError{arch, family, "unknown architecture (want x64, x86 or arm64)"}
+	// On x86, %x prints 32 bits, which sidesteps MASM's sign extension of
+	// 32-bit values.
+	r.alloc, r.free = fam.Alloc, fam.Free
+	r.size, r.tag, r.result, r.freed = args.Size, args.Tag, args.Result, args.Free
+	r.sizeFmt = "%I64x"
+	if arch == ArchX86 {
+		r.sizeFmt = "%x"
 	}
 	return r, nil
 }

@@ -35,7 +35,7 @@ func TestRecipeCommands(t *testing.T) {
 		{x64.FreeBreakpoint(1), `bp1 nt!MmFreeSpecialPool ".printf \"KDLK1 F %p %p\\n\", @$thread, @rcx; g"`},
 		{seg.FreeBreakpoint(1), `bp1 nt!ExpFreeHeapSpecialPool ".printf \"KDLK1 F %p %p\\n\", @$thread, @rdx; g"`},
 		{x86.FreeBreakpoint(1), `bp1 nt!MmFreeSpecialPool ".printf \"KDLK1 F %p %p\\n\", @$thread, dwo(@esp+4); g"`},
-		{x64.Header(), `.echo KDLK1 H x64 legacy`},
+		{x64.Header(), `.echo KDLK1 H x64 mm-special-pool`},
 		{x64.Reboot(), `.echo KDLK1 Z`},
 		{func() string { s, _ := x64.EntryBreakpointFull(0, []uint64{0xfffff8021d61c3a5}); return s }(),
 			`bp0 nt!MmAllocateSpecialPool ".printf \"KDLK1 A %p %I64x %x %p\\n\", @$thread, @rcx, @edx, @$ra; kb; .if ((@$ra == 0xfffff8021d61c3a5)) {g} .else {.printf \"KDLK1 N %p\\n\", @$ra; g}"`},

@@ -19,7 +19,7 @@ func TestParse(t *testing.T) {
 		{"KDLK1 F 86a1c020 9a001e40", Record{Kind: KindFree, Thread: 0x86a1c020, Addr: 0x9a001e40}, true},
 		{"KDLK1 F ffffffff`86a1c020 ffffffff9a001e40", Record{Kind: KindFree, Thread: 0x86a1c020, Addr: 0x9a001e40}, true}, // sign-extended x86
 		{"KDLK1 N fffff8021d61c3a5", Record{Kind: KindNewSite, RA: 0xfffff8021d61c3a5}, true},
-		{"KDLK1 H x64 segment-heap", Record{Kind: KindHeader, Arch: ArchX64, Family: FamilySegmentHeap}, true},
+		{"KDLK1 H x64 heap-special-pool", Record{Kind: KindHeader, Arch: ArchX64, Family: FamilySegmentHeap}, true},
 		{"KDLK1 Z\r", Record{Kind: KindReboot}, true},
 		{"KDLK1 Z 1", Record{}, false},
 		{"KDLK1 F   1 \t 2  ", Record{Kind: KindFree, Thread: 1, Addr: 2}, true},
@@ -37,7 +37,7 @@ func TestParse(t *testing.T) {
 		{"KDLK1 F 1 12``34", Record{}, false},
 		{"KDLK1 F 1 0x", Record{}, false},
 		{"KDLK1 A 1 2 100000000 4", Record{}, false}, // a tag wider than 32 bits
-		{"KDLK1 H x86 segment-heap", Record{}, false},
+		{"KDLK1 H x86 heap-special-pool", Record{}, false},
 		{"KDLK2 F 1 2", Record{}, false},
 		{"kdlk1 F 1 2", Record{}, false},
 	} {
@@ -77,7 +77,7 @@ func FuzzParse(f *testing.F) {
 		"KDLK1 A ffffe001`23456080 1f0 206b6444 fffff802`1d61c3a5",
 		"glued KDLK1 R 0x1 0x2 0x3\r",
 		"KDLK1 F 86a1c020 9a001e40",
-		"KDLK1 H x64 legacy",
+		"KDLK1 H x64 mm-special-pool",
 		"KDLK1 N 1",
 		"0: kd> bp0 nt!MmFreeSpecialPool \".printf \\\"KDLK1 F %p %p\\\\n\\\", @$thread, @rcx; g\"",
 	} {
