@@ -9,7 +9,10 @@ import (
 // growthChart draws the outstanding allocations over the hits as an inline
 // SVG line (bytes when the log gave sizes, counts otherwise): a few
 // hundred bytes of markup, no script needed.
-func growthChart(points []GrowthPoint) template.HTML {
+func growthChart(points []GrowthPoint, axis string) template.HTML {
+	if axis == "" {
+		axis = "hit"
+	}
 	if len(points) < 2 {
 		return ""
 	}
@@ -57,15 +60,15 @@ func growthChart(points []GrowthPoint) template.HTML {
 	if useBytes {
 		lastText += ", " + humanBytes(last.OutstandingBytes)
 	}
-	svg := fmt.Sprintf(`<svg id="growth" class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s over breakpoint hits">`+
+	svg := fmt.Sprintf(`<svg id="growth" class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`+
 		`<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" class="axis"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" class="axis"/>`+
 		`<text x="%.0f" y="%.0f" class="lbl">%s</text><text x="%.0f" y="%.0f" class="lbl">0</text>`+
-		`<text x="%.0f" y="%.0f" class="lbl">hit %d</text><text x="%.0f" y="%.0f" class="lbl" text-anchor="end">hit %d: %s</text>`+
+		`<text x="%.0f" y="%.0f" class="lbl">%s %d</text><text x="%.0f" y="%.0f" class="lbl" text-anchor="end">%s %d: %s</text>`+
 		`<polyline points="%s" class="line"/></svg>`,
 		w, h, unit,
 		pad, h-pad, w-pad, h-pad, pad, pad, pad, h-pad,
 		2.0, pad-6, template.HTMLEscapeString(top), 2.0, h-pad,
-		pad, h-pad+16, int(minX), w-pad, h-pad+16, int(maxX), template.HTMLEscapeString(lastText),
+		pad, h-pad+16, axis, int(minX), w-pad, h-pad+16, axis, int(maxX), template.HTMLEscapeString(lastText),
 		pts.String())
 	return template.HTML(svg)
 }

@@ -103,6 +103,7 @@ type BugCheck struct {
 	Count   int      // times seen
 	Culprit string   // the culprit of its stack, if one was printed
 	Frames  []string // innermost first
+	Advice  string   // what to do next, one line
 }
 
 // Leaks is the optional leak view: allocations not yet freed, by stack, and
@@ -110,6 +111,9 @@ type BugCheck struct {
 type Leaks struct {
 	Stacks []LeakStack
 	Growth []GrowthPoint
+	// Axis names the growth chart's x axis: "hit" (the default) or
+	// "allocation".
+	Axis string
 }
 
 // LeakStack is one allocation stack with its allocations and frees.
@@ -280,15 +284,19 @@ func build(in Input) (*view, error) {
 		}
 		v.Stacks = append(v.Stacks, row)
 	}
-	for _, b := range in.BugChecks {
+	bugChecks := in.BugChecks
+	for _, b := range r.BugChecks {
+		bugChecks = append(bugChecks, BugCheck{Code: b.Code, Name: b.Name, Args: b.Params, Count: 1, Culprit: b.Culprit, Frames: b.Frames, Advice: b.Advice})
+	}
+	for _, b := range bugChecks {
 		c := b
-		c.Name, c.Culprit = scrub(b.Name), scrub(b.Culprit)
+		c.Name, c.Culprit, c.Advice = scrub(b.Name), scrub(b.Culprit), scrub(b.Advice)
 		c.Args = scrubAll(b.Args)
 		c.Frames = scrubAll(b.Frames)
 		v.BugChecks = append(v.BugChecks, c)
 	}
 	if in.Leaks != nil && (len(in.Leaks.Stacks) > 0 || len(in.Leaks.Growth) > 0) {
-		lv := &leakView{Chart: growthChart(in.Leaks.Growth)}
+		lv := &leakView{Chart: growthChart(in.Leaks.Growth, in.Leaks.Axis)}
 		for _, s := range in.Leaks.Stacks {
 			c := s
 			c.Culprit = scrub(s.Culprit)

@@ -27,7 +27,7 @@ func TestPageHoldsNoSecret(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build fakekd: %v\n%s", err, out)
 	}
-	const password, key = "Corr3ctHorseBatteryStaple", "1.2.3.4-kdnet-secret-key"
+	const password, key = "Corr3ctHorseBatteryStaple", "1kdn3t.s3cr3t.k3y9.zz7q"
 	cfg := filepath.Join(dir, "lab.toml")
 	if err := os.WriteFile(cfg, []byte("[server]\npassword = \""+password+"\"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ func (h *HeadFacts) handle(l []byte) {
 			// "fffff801`1e5c3a10  206b6444"
 			h.answerDue = false
 			if f := strings.Fields(line); len(f) >= 2 && h.Tag == "" {
-				h.setTag(f[1], script.StrategySpecialPool)
+				h.setTag(f[1], string(script.StrategySpecialPool))
 			}
 		}
 		return
@@ -83,12 +83,12 @@ func (h *HeadFacts) handle(l []byte) {
 	switch {
 	case (verb == "bp" || verb == "bu") && arg == "nt!mmallocatespecialpool":
 		if h.Strategy == "" {
-			h.Strategy = script.StrategySpecialPool
+			h.Strategy = string(script.StrategySpecialPool)
 		}
 	case verb == "dd" && arg == "nt!mmspecialpooltag":
 		h.answerDue = true
 	case verb == "ed" && arg == "nt!poolhittag" && len(cmd) >= 3:
-		h.setTag(cmd[2], script.StrategyPoolHitTag)
+		h.setTag(cmd[2], string(script.StrategyPoolHitTag))
 	}
 }
 
@@ -104,7 +104,7 @@ func (h *HeadFacts) setTag(value, strategy string) {
 	if h.Tag == "" {
 		h.Tag = strings.TrimRight(t.String(), " ")
 	}
-	if h.Strategy == "" || strategy == script.StrategyPoolHitTag {
+	if h.Strategy == "" || strategy == string(script.StrategyPoolHitTag) {
 		h.Strategy = strategy
 	}
 }

@@ -47,6 +47,12 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if out.Modules == nil {
 		out.Modules = []ModuleCount{}
 	}
+	if out.BugChecks == nil {
+		out.BugChecks = []BugCheckReport{}
+	}
+	if out.FreeStacks == nil {
+		out.FreeStacks = []FreeStack{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
@@ -91,6 +97,7 @@ func Profile(r *Report) *profile.Profile {
 		Period:            1,
 		Comments:          []string{"kdlaunch report: pool allocation stacks from kd breakpoint hits"},
 	}
+	p.Comments = append(p.Comments, bugCheckComments(r)...)
 	locs := map[string]*profile.Location{}
 	maps := map[string]*profile.Mapping{}
 	for _, s := range r.Stacks {
@@ -159,14 +166,19 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		hits = fmt.Sprintf(", %d breakpoint hits", r.Hits)
 	}
 	line("%d stacks, %d unique%s", r.StacksTotal, r.UniqueStacks, hits)
-	if r.Hits > r.StacksTotal {
-		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-r.StacksTotal)
+	if read := r.StacksTotal + r.FreesTotal; r.Hits > read {
+		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-read)
 	}
 	if warn := UnresolvedWarning(r); warn != "" {
 		line("%s", warn)
 	}
 	if r.StacksTotal == 0 {
-		line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
+		if r.FreesTotal == 0 && len(r.BugChecks) == 0 {
+			line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
+		} else {
+			line("No allocation stacks found.")
+		}
+		writeExtras(line, r, opt, width)
 		return bw.Flush()
 	}
 	shown := r.Stacks
@@ -178,7 +190,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		head := fmt.Sprintf("#%-3d %7d %7.2f%%  culprit ", i+1, s.Count, s.Percent)
 		line("%s%s", head, fitFrame(s.Culprit, width-len(head)))
 		if hint := UnresolvedHint(s.Culprit); hint != "" {
-			wrap(line, "      hint: ", hint, width)
+			wrapHint(line, "      hint: ", hint, width)
 		}
 		culprit := 0
 		for culprit < len(s.Frames)-1 && s.Frames[culprit] != s.Culprit {
@@ -214,12 +226,13 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	for _, m := range r.Modules {
 		line("%8d %7.2f%%  %s", m.Count, percent(m.Count, r.StacksTotal), m.Module)
 	}
+	writeExtras(line, r, opt, width)
 	return bw.Flush()
 }
 
-// wrap writes text after prefix, broken at spaces so no line is wider
+// wrapHint writes text after prefix, broken at spaces so no line is wider
 // than width; continuation lines are indented like the first.
-func wrap(line func(string, ...any), prefix, text string, width int) {
+func wrapHint(line func(string, ...any), prefix, text string, width int) {
 	indent := strings.Repeat(" ", len(prefix))
 	cur := prefix
 	for _, word := range strings.Fields(text) {

@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/kdlaunch/kdlaunch/htmlreport"
+	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/pprofweb"
 	"github.com/kdlaunch/kdlaunch/report"
@@ -36,6 +38,7 @@ type ReportCmd struct {
 	Web       bool          `help:"Serve the pprof web UI (flame graph, top, peek) for the logs on --http until Ctrl+C; no Go toolchain needed."`
 	HTTP      string        `name:"http" default:"127.0.0.1:0" placeholder:"ADDR" help:"Address for --web (default: 127.0.0.1 on a free port)."`
 	NoBrowser bool          `help:"With --web: print the URL but do not open a browser."`
+	LeakFlags
 
 	// For tests: standard input (nil means os.Stdin) and the context
 	// --follow runs under (nil means one cancelled by Ctrl+C only).
@@ -99,6 +102,10 @@ func (c *ReportCmd) Run(s streams) error {
 		return errors.New("report: --http and --no-browser go with --web")
 	}
 
+	handled, stdin, err := c.runLeaks(stdin, stdout, skip, format)
+	if handled || err != nil {
+		return err
+	}
 	agg := report.NewAggregator()
 	var sources []htmlreport.Source
 	// kd's clock is read only for the page: it looks at every byte again.
@@ -139,6 +146,15 @@ func (c *ReportCmd) Run(s streams) error {
 		return c.web(r, stderr, skip)
 	}
 	opt := report.WriteOptions{Top: c.Top}
+	if format == "folded" || format == "pprof" {
+		// These formats hold allocation stacks only.
+		if n := len(r.BugChecks); n > 0 {
+			fmt.Fprintf(stderr, "report: %d bug checks in the logs, not counted as allocations: --format table or json lists them\n", n)
+		}
+		if r.FreesTotal > 0 {
+			fmt.Fprintf(stderr, "report: %d free stacks in the logs, not counted as allocations: --format table or json lists them\n", r.FreesTotal)
+		}
+	}
 	write := func(w io.Writer) error {
 		if format == "html" {
 			return htmlreport.Write(w, htmlreport.Input{Report: r, Skip: skip, Sources: sources, Start: clock.First, End: clock.Last})
@@ -223,11 +239,13 @@ func checkTagStrategy(tag, strategy string) error {
 			return fmt.Errorf("report: --tag %q: %w", tag, err)
 		}
 	}
-	switch strategy {
-	case "", script.StrategySpecialPool, script.StrategyPoolHitTag:
+	if strategy == "" {
 		return nil
 	}
-	return fmt.Errorf("report: --strategy %q: want %s or %s", strategy, script.StrategySpecialPool, script.StrategyPoolHitTag)
+	if _, err := script.ParseStrategy(strategy); err != nil {
+		return fmt.Errorf("report: --strategy: %w", err)
+	}
+	return nil
 }
 
 // readLog parses one log ("-" is stdin) into agg and returns its size in
@@ -240,7 +258,7 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	} else {
 		f, err := os.Open(p)
 		if err != nil {
-			return 0, fmt.Errorf("report: open log %s: %w", p, unwrapPath(err))
+			return 0, fmt.Errorf("report: open log %s: %w", p, report.UnwrapPath(err))
 		}
 		defer f.Close()
 		info, err := f.Stat()
@@ -260,12 +278,13 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		}
 		r = io.TeeReader(r, io.MultiWriter(ws...))
 	}
-	st, err := stacks.Scan(r, agg.Add)
+	st, err := stacks.ScanNotes(r, agg.Add, agg.Note)
+	agg.EndLog()
 	if errors.Is(err, stacks.ErrBinary) {
 		return 0, fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("report: read log %s: %w", name, unwrapPath(err))
+		return 0, fmt.Errorf("report: read log %s: %w", name, report.UnwrapPath(err))
 	}
 	agg.AddHits(st.Hits)
 	switch {
@@ -275,15 +294,6 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		fmt.Fprintf(stderr, "report: no stacks in %s (%d lines, %d breakpoint hits): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, st.Lines, st.Hits)
 	}
 	return st.Bytes, nil
-}
-
-// unwrapPath drops the *PathError wrapper, whose text repeats the path.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // logWriting reports whether kdlaunch run still holds the lock it keeps on
@@ -308,7 +318,8 @@ func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip, Writing: logWriting})
+	clear := vt.Enable(stdout) // only a terminal that honours ANSI escapes is cleared
+	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip, Clear: &clear, Writing: logWriting})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -328,4 +339,42 @@ func (c *ReportCmd) web(r *report.Report, stderr io.Writer, skip *report.Skip) e
 		return fmt.Errorf("report: --web: %w", err)
 	}
 	return nil
+}
+
+// leakPage is the page of leak logs: the icicle and the culprit tables
+// count outstanding allocations (the leak), and the leak view lists every
+// stack with its allocations, frees and growth.
+func leakPage(lr *report.LeakReport, skip *report.Skip, logs []string) htmlreport.Input {
+	r := &report.Report{StacksTotal: int(lr.OutstandingCount), UniqueStacks: lr.UniqueStacks, Stacks: []report.StackCount{}, Modules: []report.ModuleCount{}}
+	lv := &htmlreport.Leaks{Axis: "allocation"}
+	for _, s := range lr.Stacks {
+		lv.Stacks = append(lv.Stacks, htmlreport.LeakStack{Culprit: s.Culprit, Frames: s.Frames, Allocs: int(s.AllocCount), Frees: int(s.FreeCount),
+			Outstanding: int(s.OutstandingCount), AllocBytes: s.AllocBytes, OutstandingBytes: s.OutstandingBytes})
+		if s.OutstandingCount > 0 {
+			r.Stacks = append(r.Stacks, report.StackCount{Count: int(s.OutstandingCount), Culprit: s.Culprit, Frames: s.Frames})
+		}
+	}
+	sort.SliceStable(r.Stacks, func(i, j int) bool { return r.Stacks[i].Count > r.Stacks[j].Count })
+	for i := range r.Stacks {
+		r.Stacks[i].Percent = float64(int(float64(r.Stacks[i].Count)*10000/float64(max(r.StacksTotal, 1))+0.5)) / 100
+	}
+	for _, m := range lr.Modules {
+		if m.OutstandingCount > 0 {
+			r.Modules = append(r.Modules, report.ModuleCount{Module: m.Module, Count: int(m.OutstandingCount)})
+		}
+	}
+	for _, p := range lr.Growth.ByAllocs {
+		lv.Growth = append(lv.Growth, htmlreport.GrowthPoint{Hit: int(p.Allocs), Outstanding: int(p.OutstandingCount), OutstandingBytes: p.OutstandingBytes})
+	}
+	in := htmlreport.Input{Report: r, Skip: skip, Leaks: lv}
+	for _, p := range logs {
+		src := htmlreport.Source{Path: p}
+		if p == "-" {
+			src.Path = "standard input"
+		} else if fi, err := os.Stat(p); err == nil {
+			src.Bytes = fi.Size()
+		}
+		in.Sources = append(in.Sources, src)
+	}
+	return in
 }

@@ -73,7 +73,7 @@ func TestReportHTMLAndWebRefusals(t *testing.T) {
 		want string
 	}{
 		{[]string{"report", "--tag", "TooLong", log}, "--tag"},
-		{[]string{"report", "--strategy", "guess", log}, "--strategy \"guess\": want special-pool or pool-hit-tag"},
+		{[]string{"report", "--strategy", "guess", log}, "unknown strategy \"guess\""},
 		{[]string{"report", "--http", "127.0.0.1:8080", log}, "go with --web"},
 		{[]string{"report", "--no-browser", log}, "go with --web"},
 		{[]string{"report", "--web", "-o", "x.html", log}, "--web serves the pprof UI"},
@@ -178,5 +178,19 @@ func TestReportHTMLTimeSpan(t *testing.T) {
 	page, _ := os.ReadFile(dst)
 	if want := `<dd id="span">2026-11-25T22:01:02Z (target clock)</dd>`; !strings.Contains(string(page), want) {
 		t.Errorf("page lacks %q", want)
+	}
+}
+
+// A log with a bug check: the page's optional section lists it.
+func TestReportHTMLBugCheck(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "r.html")
+	if code, _, stderr := runMain(t, "report", "--format", "html", "-o", dst, fixturePath("bugcheck_c4.log")); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	page, _ := os.ReadFile(dst)
+	for _, want := range []string{`id="bugchecks"`, "0x000000C4"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("page lacks %q", want)
+		}
 	}
 }
