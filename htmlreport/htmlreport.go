@@ -148,6 +148,9 @@ type Input struct {
 	// TopStacks is how many stacks are listed with their frames (0 = 25);
 	// the icicle always holds every stack.
 	TopStacks int
+	// Outstanding says the stack counts are outstanding allocations (a
+	// leak log), not breakpoint hits.
+	Outstanding bool
 }
 
 // secret matches the values of kd's password= and key= options (a kd log
@@ -181,22 +184,24 @@ func Write(w io.Writer, in Input) error {
 }
 
 type view struct {
-	Title     string
-	Tag       string
-	Strategy  string
-	Total     int
-	Unique    int
-	Hits      int
-	NoStack   int
-	Span      string
-	Sources   []Source
-	Warning   string
-	Culprits  []culpritRow
-	Modules   []moduleRow
-	Stacks    []stackRow
-	More      int
-	BugChecks []BugCheck
-	Leaks     *leakView
+	Title       string
+	Tag         string
+	Strategy    string
+	Total       int
+	StacksLabel string
+	Leak        bool // counts are outstanding allocations
+	Unique      int
+	Hits        int
+	NoStack     int
+	Span        string
+	Sources     []Source
+	Warning     string
+	Culprits    []culpritRow
+	Modules     []moduleRow
+	Stacks      []stackRow
+	More        int
+	BugChecks   []BugCheck
+	Leaks       *leakView
 
 	CSS  template.CSS
 	JS   template.JS
@@ -248,14 +253,15 @@ func build(in Input) (*view, error) {
 		top = 25
 	}
 	v := &view{
-		Title:    "kdlaunch report",
-		Tag:      scrub(r.Tag),
-		Strategy: scrub(r.Strategy),
-		Total:    r.StacksTotal,
-		Unique:   r.UniqueStacks,
-		Hits:     r.Hits,
-		Warning:  report.UnresolvedWarning(r),
-		Span:     span(in.Start, in.End),
+		Title:       "kdlaunch report",
+		Tag:         scrub(r.Tag),
+		Strategy:    scrub(r.Strategy),
+		Total:       r.StacksTotal,
+		Unique:      r.UniqueStacks,
+		Hits:        r.Hits,
+		Warning:     report.UnresolvedWarning(r),
+		StacksLabel: "Stacks",
+		Span:        span(in.Start, in.End),
 	}
 	if r.Tag != "" {
 		v.Title = "kdlaunch report: pool tag " + scrub(r.Tag)
@@ -311,7 +317,14 @@ func build(in Input) (*view, error) {
 		})
 		v.Leaks = lv
 	}
-	data, err := flameData(r, skip)
+	unit := "hits"
+	if in.Outstanding {
+		unit = "outstanding"
+		v.Title = strings.Replace(v.Title, "kdlaunch report", "kdlaunch leak report", 1)
+		v.StacksLabel = "Outstanding allocations"
+		v.Leak = true
+	}
+	data, err := flameData(r, skip, unit)
 	if err != nil {
 		return nil, err
 	}
@@ -411,8 +424,8 @@ func (n *node) child(name int) *node {
 // (names), which of them are kernel/allocator frames (kernel), and the tree
 // as nested arrays [name, value, child...] that refer to the table (see
 // writeNode), which keeps 10,000 distinct stacks under 2 MB.
-func flameData(r *report.Report, skip *report.Skip) ([]byte, error) {
-	names := []string{fmt.Sprintf("all stacks: %d hits", r.StacksTotal)}
+func flameData(r *report.Report, skip *report.Skip, unit string) ([]byte, error) {
+	names := []string{fmt.Sprintf("all stacks: %d %s", r.StacksTotal, unit)}
 	nameIdx := map[string]int{}
 	var kernel []int
 	intern := func(f string) int {
@@ -437,7 +450,7 @@ func flameData(r *report.Report, skip *report.Skip) ([]byte, error) {
 		}
 	}
 	var buf bytes.Buffer
-	buf.WriteString(`{"names":`)
+	buf.WriteString(`{"unit":"` + unit + `","names":`)
 	nj, err := json.Marshal(names)
 	if err != nil {
 		return nil, fmt.Errorf("html report: %w", err)

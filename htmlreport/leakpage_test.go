@@ -43,7 +43,7 @@ func TestLeakPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	html := string(b)
-	for _, want := range []string{`id="leaks"`, `<svg id="growth"`, fmt.Sprintf(`<dd id="total">%d</dd>`, doc.Outstanding), fmt.Sprintf(`"all stacks: %d hits"`, doc.Outstanding)} {
+	for _, want := range []string{`id="leaks"`, `<svg id="growth"`, fmt.Sprintf(`<dd id="total">%d</dd>`, doc.Outstanding), fmt.Sprintf(`"all stacks: %d outstanding"`, doc.Outstanding), "<dt>Outstanding allocations</dt>"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("leak page lacks %q", want)
 		}

@@ -36,7 +36,8 @@
     .setDetailsElement(details)
     .setLabelHandler(function (d) {
       var v = d.value || d.data.v;
-      return d.data.n + ": " + v + " hit" + (v === 1 ? "" : "s") + ", " + (100 * v / total).toFixed(2) + "% of all";
+      var unit = data.unit === "outstanding" ? " outstanding" : (v === 1 ? " hit" : " hits");
+      return d.data.n + ": " + v + unit + ", " + (100 * v / total).toFixed(2) + "% of all";
     })
     // Kernel and allocator frames in grey, so the drivers stand out.
     .setColorMapper(function (d) {

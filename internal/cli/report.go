@@ -366,7 +366,7 @@ func leakPage(lr *report.LeakReport, skip *report.Skip, logs []string) htmlrepor
 	for _, p := range lr.Growth.ByAllocs {
 		lv.Growth = append(lv.Growth, htmlreport.GrowthPoint{Hit: int(p.Allocs), Outstanding: int(p.OutstandingCount), OutstandingBytes: p.OutstandingBytes})
 	}
-	in := htmlreport.Input{Report: r, Skip: skip, Leaks: lv}
+	in := htmlreport.Input{Report: r, Skip: skip, Leaks: lv, Outstanding: true}
 	for _, p := range logs {
 		src := htmlreport.Source{Path: p}
 		if p == "-" {
