@@ -85,7 +85,8 @@ func foldedFrame(f string) string {
 }
 
 // Profile converts r to a pprof profile: sample type hits/count, one sample
-// per distinct stack (value = its count, label "culprit"), one Location and
+// per distinct stack (value = its count, labels "culprit" and "module", for
+// go tool pprof -tags and -tagfocus), one Location and
 // Function per distinct frame (Function.Name is the frame, Function.Filename
 // its module) and one Mapping per module (already symbolized).
 func Profile(r *Report) *profile.Profile {
@@ -102,7 +103,7 @@ func Profile(r *Report) *profile.Profile {
 	for _, s := range r.Stacks {
 		sample := &profile.Sample{
 			Value: []int64{int64(s.Count)},
-			Label: map[string][]string{"culprit": {s.Culprit}},
+			Label: map[string][]string{"culprit": {s.Culprit}, "module": {Module(s.Culprit)}},
 		}
 		for _, f := range s.Frames {
 			loc := locs[f]
@@ -168,6 +169,9 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	if read := r.StacksTotal + r.FreesTotal; r.Hits > read {
 		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-read)
 	}
+	if warn := UnresolvedWarning(r); warn != "" {
+		line("%s", warn)
+	}
 	if r.StacksTotal == 0 {
 		if r.FreesTotal == 0 && len(r.BugChecks) == 0 {
 			line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
@@ -185,6 +189,9 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		line("")
 		head := fmt.Sprintf("#%-3d %7d %7.2f%%  culprit ", i+1, s.Count, s.Percent)
 		line("%s%s", head, fitFrame(s.Culprit, width-len(head)))
+		if hint := UnresolvedHint(s.Culprit); hint != "" {
+			wrapHint(line, "      hint: ", hint, width)
+		}
 		culprit := 0
 		for culprit < len(s.Frames)-1 && s.Frames[culprit] != s.Culprit {
 			culprit++
@@ -221,6 +228,24 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	}
 	writeExtras(line, r, opt, width)
 	return bw.Flush()
+}
+
+// wrapHint writes text after prefix, broken at spaces so no line is wider
+// than width; continuation lines are indented like the first.
+func wrapHint(line func(string, ...any), prefix, text string, width int) {
+	indent := strings.Repeat(" ", len(prefix))
+	cur := prefix
+	for _, word := range strings.Fields(text) {
+		if len(cur) > len(indent) && len(cur)+1+len(word) > width {
+			line("%s", cur)
+			cur = indent
+		}
+		if len(cur) > len(indent) && cur != prefix {
+			cur += " "
+		}
+		cur += word
+	}
+	line("%s", cur)
 }
 
 // fit cuts s to width runes.
