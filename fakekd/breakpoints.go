@@ -21,7 +21,7 @@ type breakpoint struct {
 }
 
 // allocFuncs are the breakpoint targets the simulated target reaches: the
-// special pool allocator and the public allocators above it (kd-protocol.md "Allocation routines").
+// special pool allocator and the public allocators above it (kd-protocol.md "Allocators").
 var allocFuncs = map[string]bool{
 	"nt!mmallocatespecialpool": true,
 	"nt!exallocatepoolwithtag": true,
