@@ -114,7 +114,7 @@ func (t *bpTable) firstHit() *breakpoint {
 	return nil
 }
 
-// blLines formats bl in kd's kernel layout (kd-protocol.md "Session commands"):
+// blLines formats bl in kd's kernel layout (kd-protocol.md "Breakpoint answers"):
 //
 //	0 e Disable Clear  fffff801`1e2a3b40     0001 (0001) nt!MmAllocateSpecialPool
 //
