@@ -8,10 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/kdlaunch/kdlaunch/outfile"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
@@ -100,38 +100,22 @@ func (c *ReportCmd) Run(s streams) error {
 	if fi, err := os.Stat(c.Output); err == nil {
 		perm = fi.Mode().Perm()
 	}
-	if err := writeFileAtomic(c.Output, perm, func(w io.Writer) error { return report.Write(w, r, format, opt) }); err != nil {
+	if err := writeOutput(stderr, c.Output, perm, func(w io.Writer) error { return report.Write(w, r, format, opt) }); err != nil {
 		return fmt.Errorf("report: write %s: %w", c.Output, err)
 	}
 	return nil
 }
 
-// checkOutput refuses an -o that would replace one of the logs, or that
-// cannot be created, before any log is read.
+// checkOutput refuses an -o that would replace one of the logs (also
+// through a symlink or a hard link), or that cannot be written, before any
+// log is read.
 func checkOutput(out string, logs []string) error {
-	oi, oerr := os.Stat(out)
-	for _, p := range logs {
-		if p == "-" {
-			continue
-		}
-		same := filepath.Clean(p) == filepath.Clean(out)
-		if !same && oerr == nil {
-			if li, err := os.Stat(p); err == nil {
-				same = os.SameFile(oi, li)
-			}
-		}
-		if same {
-			return fmt.Errorf("report: -o %s is the input log %s: refusing to overwrite it", out, p)
-		}
+	var ie *outfile.InputError
+	if err := outfile.CheckInputs(out, logs); errors.As(err, &ie) {
+		return fmt.Errorf("report: -o %s is the input log %s: refusing to overwrite it", out, ie.Input)
 	}
-	if oerr == nil && oi.IsDir() {
-		return fmt.Errorf("report: -o %s is a directory: give a file name", out)
-	}
-	dir := filepath.Dir(out)
-	if di, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("report: -o %s: folder %s does not exist", out, dir)
-	} else if !di.IsDir() {
-		return fmt.Errorf("report: -o %s: %s is not a folder", out, dir)
+	if err := outfile.Check(out); err != nil {
+		return fmt.Errorf("report: -o %s: %w", out, err)
 	}
 	return nil
 }

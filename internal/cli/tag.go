@@ -64,7 +64,7 @@ func (c *TagCmd) Run(s streams) error {
 			what = "an allocation-size range (not a tag)"
 		}
 		data := targetsetup.EncodeRegFile(targetsetup.RegFile(v.DWORD, c.Underruns, what))
-		if err := writeFileReplacing(c.RegFile, data, 0o644); err != nil {
+		if err := writeFileReplacing(s.Err, c.RegFile, data, 0o644); err != nil {
 			return fmt.Errorf("--reg-file %s: %w", c.RegFile, err)
 		}
 		v.RegFile = c.RegFile
