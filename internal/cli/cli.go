@@ -11,6 +11,7 @@ import (
 
 	"github.com/alecthomas/kong"
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/exitcode"
 )
 
 // CLI is the root of kdlaunch's commands.
@@ -23,14 +24,8 @@ type CLI struct {
 	TargetSetup TargetSetupCmd `cmd:"" name:"target-setup" help:"Print the target-side script (bcdedit, PoolTag) that matches a host configuration."`
 }
 
-// ExitError carries a specific exit code.
-type ExitError struct {
-	Code int
-	Err  error
-}
-
-func (e *ExitError) Error() string { return e.Err.Error() }
-func (e *ExitError) Unwrap() error { return e.Err }
+// ExitError carries a specific exit code from exitcode's table.
+type ExitError = exitcode.Error
 
 // Main parses args, runs the command and returns the process exit code.
 func Main(args []string, version string) int {
@@ -47,10 +42,11 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 		kong.Vars{"version": version},
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { exited = c; panic(exitPanic{}) }),
+		kong.Help(helpWithExitCodes),
 	)
 	if err != nil {
 		fmt.Fprintf(stderr, "kdlaunch: %v\n", err)
-		return 2
+		return exitcode.Usage
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -66,21 +62,36 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kdlaunch: %v\n", err)
-		return 2
+		return exitcode.Usage
 	}
 	ctx.Bind(streams{stdout, stderr})
 	if err := ctx.Run(); err != nil {
 		fmt.Fprintf(stderr, "kdlaunch: %v\n", err)
-		var ee *ExitError
-		switch {
-		case errors.As(err, &ee):
-			return ee.Code
-		case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrUnknownKey), errors.As(err, new(*config.SyntaxError)):
-			return 2
-		}
-		return 1
+		return codeOf(err)
 	}
-	return 0
+	return exitcode.OK
+}
+
+// codeOf maps a command's error to its row in the exit code table.
+func codeOf(err error) int {
+	var ee *ExitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrUnknownKey), errors.As(err, new(*config.SyntaxError)):
+		return exitcode.Usage
+	}
+	return exitcode.Failure
+}
+
+// helpWithExitCodes is kong's help followed by the exit code table, so
+// --help and the README tell the same story.
+func helpWithExitCodes(options kong.HelpOptions, ctx *kong.Context) error {
+	if err := kong.DefaultHelpPrinter(options, ctx); err != nil {
+		return err
+	}
+	_, err := fmt.Fprint(ctx.Stdout, "\n"+exitcode.Help())
+	return err
 }
 
 // emptyFlag refuses a string flag given an empty value (--log "" from an

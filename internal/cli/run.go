@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/exitcode"
 	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/launcher"
 	"github.com/kdlaunch/kdlaunch/pooltag"
@@ -190,7 +191,7 @@ func (c *RunCmd) Run(s streams) error {
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return &ExitError{Code: 130, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
+			return &ExitError{Code: exitcode.Interrupted, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
 		}
 		return errors.New(red.String(err.Error()))
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kdlaunch/kdlaunch/exitcode"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/targetsetup"
 )
@@ -53,7 +54,7 @@ type tagSizeRange struct {
 func (c *TagCmd) Run(s streams) error {
 	v, err := c.view()
 	if err != nil {
-		return err
+		return &ExitError{Code: exitcode.Usage, Err: err}
 	}
 	if c.RegFile != "" {
 		if v.Kind == "off" {
