@@ -165,7 +165,7 @@ func Write(path string, o Options, write func(io.Writer) error) error {
 	case Special:
 		return writeInPlace(target, write)
 	}
-	if err := mkdirs(filepath.Dir(target), o.Created); err != nil {
+	if err := mkdirs(filepath.Dir(target), 0o755, o.Created); err != nil {
 		return err
 	}
 	perm := o.Perm
@@ -223,11 +223,13 @@ func writeAtomic(path string, perm fs.FileMode, write func(io.Writer) error) (er
 	return nil
 }
 
-// MkdirAll creates dir and its missing parents, telling created about the
-// top-most folder it made.
-func MkdirAll(dir string, created func(string)) error { return mkdirs(dir, created) }
+// MkdirAll creates dir and its missing parents with mode perm, telling
+// created (if set) about dir when it made any folder.
+func MkdirAll(dir string, perm fs.FileMode, created func(string)) error {
+	return mkdirs(dir, perm, created)
+}
 
-func mkdirs(dir string, created func(string)) error {
+func mkdirs(dir string, perm fs.FileMode, created func(string)) error {
 	top := ""
 	for d := dir; ; d = filepath.Dir(d) {
 		_, err := os.Stat(d)
@@ -245,7 +247,7 @@ func mkdirs(dir string, created func(string)) error {
 	if top == "" {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, perm); err != nil {
 		return fmt.Errorf("cannot create folder %s: %w: choose another file", dir, unwrapPath(err))
 	}
 	if created != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/kdlaunch/kdlaunch/exitcode"
 	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/launcher"
+	"github.com/kdlaunch/kdlaunch/outfile"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/redact"
 	"github.com/kdlaunch/kdlaunch/remote"
@@ -74,9 +76,21 @@ func (c *RunCmd) Run(s streams) error {
 	if err := checkTranscript(cfg.KD.Transcript); err != nil {
 		return err
 	}
-	logPath, err := prepareLog(cfg.KD.Log, !c.DryRun)
+	var logPath string
+	if c.DryRun {
+		logPath, err = prepareLog(cfg.KD.Log, nil)
+	} else {
+		logPath, err = prepareLog(cfg.KD.Log, s.Err)
+	}
 	if err != nil {
 		return err
+	}
+	if !c.DryRun {
+		locks, err := lockRun(cfg, logPath, s.Err)
+		if err != nil {
+			return err
+		}
+		defer locks.release()
 	}
 
 	password := cfg.Server.Password
@@ -98,6 +112,9 @@ func (c *RunCmd) Run(s streams) error {
 
 	var tr *transcript.Writer
 	if cfg.KD.Transcript != "" {
+		if err := outfile.MkdirAll(filepath.Dir(cfg.KD.Transcript), 0o755, createdFolder(s.Err)); err != nil {
+			return fmt.Errorf("transcript %s: %w", cfg.KD.Transcript, err)
+		}
 		if tr, err = transcript.Open(cfg.KD.Transcript); err != nil {
 			return err
 		}
@@ -119,7 +136,7 @@ func (c *RunCmd) Run(s streams) error {
 		if password == "" {
 			console.Note(fmt.Sprintf("kdlaunch: warning: kd's debugging server %s has no password: anyone who can open it controls the target's kernel (allow_unauthenticated_server = true)", cfg.Server.Transport))
 		}
-		if err := writeClient(cfg, password, console); err != nil {
+		if err := writeClient(cfg, password, console, s.Err); err != nil {
 			return err
 		}
 	}
@@ -345,10 +362,10 @@ func timing(cfg *config.Config) launcher.Timing {
 
 // prepareLog makes the log path absolute, creates its folder (the batch
 // file's c:\debug often does not exist on a fresh host, and kd would then
-// run for hours logging nothing), and proves the folder is writable without
-// touching an existing log's contents. With create false (--dry-run) it
-// only refuses a folder and writes nothing.
-func prepareLog(p string, create bool) (string, error) {
+// run for hours logging nothing) with a line on stderr, and proves the
+// folder is writable without touching an existing log's contents. With
+// stderr nil (--dry-run) it only refuses a folder and writes nothing.
+func prepareLog(p string, stderr io.Writer) (string, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return "", fmt.Errorf("log %s: %w", p, err)
@@ -356,11 +373,11 @@ func prepareLog(p string, create bool) (string, error) {
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return "", fmt.Errorf("log %s is a folder: give a file name, e.g. %s", abs, filepath.Join(abs, "debug.log"))
 	}
-	if !create {
+	if stderr == nil {
 		return abs, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
+	if err := outfile.MkdirAll(filepath.Dir(abs), 0o755, createdFolder(stderr)); err != nil {
+		return "", fmt.Errorf("log %s: %w: choose another --log", abs, err)
 	}
 	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -384,17 +401,16 @@ func checkTranscript(p string) error {
 	return nil
 }
 
-func writeClient(cfg *config.Config, password string, console *launcher.Console) error {
+func writeClient(cfg *config.Config, password string, console *launcher.Console, stderr io.Writer) error {
 	path := cfg.Server.ClientFile
 	if path == "" {
-		id := remote.Param(cfg.Server.Transport, "pipe")
-		if id == "" {
-			id = remote.Param(cfg.Server.Transport, "port")
-		}
 		var err error
-		if path, err = remote.DefaultClientFile(id); err != nil {
+		if path, err = remote.DefaultClientFile(serverID(cfg.Server.Transport)); err != nil {
 			return err
 		}
+	}
+	if err := outfile.MkdirAll(filepath.Dir(path), 0o700, createdFolder(stderr)); err != nil {
+		return fmt.Errorf("client file %s: %w", path, err)
 	}
 	host, err := os.Hostname()
 	if err != nil || host == "" {

@@ -198,7 +198,7 @@ func writeFileReplacing(stderr io.Writer, path string, data []byte, perm fs.File
 // that wraps fs.ErrExist if it exists; a partly written file is removed.
 // A missing folder is created, with a line on stderr.
 func writeFileNew(stderr io.Writer, path string, data []byte, perm fs.FileMode) error {
-	if err := outfile.MkdirAll(filepath.Dir(path), createdFolder(stderr)); err != nil {
+	if err := outfile.MkdirAll(filepath.Dir(path), 0o755, createdFolder(stderr)); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
