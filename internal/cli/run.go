@@ -70,7 +70,11 @@ func (c *RunCmd) Run(s streams) error {
 		return err
 	}
 	kd, err := launcher.FindKD(cfg.KD.Path)
-	if err != nil {
+	var notFound *launcher.KDNotFoundError
+	switch {
+	case c.DryRun && errors.As(err, &notFound):
+		kd = "" // a preview needs no kd: dryRun says where it would look
+	case err != nil:
 		return err
 	}
 	if err := checkTranscript(cfg.KD.Transcript); err != nil {
@@ -103,10 +107,14 @@ func (c *RunCmd) Run(s streams) error {
 	args := kdArgs(cfg, password)
 	env := kdEnv(os.Environ(), cfg, logPath)
 	if c.DryRun {
-		fmt.Fprintln(s.Out, red.String(kd+" "+strings.Join(quoteArgs(args), " ")))
-		for _, e := range kdOwnEnv(cfg, logPath, 0) {
-			fmt.Fprintln(s.Out, "  "+red.String(e))
+		checks := []launcher.Command(nil)
+		if tag != nil && cfg.Target.Strategy == config.StrategySpecialPool {
+			checks = liveCheck(*tag, nil, nil)
 		}
+		dryRun(s.Out, dryRunPlan{
+			KD: kd, Configured: cfg.KD.Path, Args: args, Env: kdOwnEnv(cfg, logPath, 0),
+			Check: checks, Arm: arm, Disarm: disarm, Redact: red.String,
+		})
 		return nil
 	}
 
