@@ -22,6 +22,7 @@ type CLI struct {
 	Report      ReportCmd      `cmd:"" help:"Turn kd logs into the answer: top stacks, culprits, json/folded/pprof."`
 	Tag         TagCmd         `cmd:"" help:"Encode a pool tag as the PoolTag registry value (and back), with ready-to-run lines."`
 	TargetSetup TargetSetupCmd `cmd:"" name:"target-setup" help:"Print the target-side script (bcdedit, PoolTag) that matches a host configuration."`
+	Completion  CompletionCmd  `cmd:"" help:"Print the shell completion script: bash, zsh, fish or powershell."`
 }
 
 // ExitError carries a specific exit code from exitcode's table.
@@ -56,6 +57,7 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 			code = exited
 		}
 	}()
+	answerCompletion(parser)
 	ctx, err := parser.Parse(args)
 	if err == nil {
 		err = emptyFlag(ctx)
