@@ -106,7 +106,7 @@ func TestFollow(t *testing.T) {
 	if err := os.WriteFile(path, []byte(parts[1]), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, out, "1 stacks, 1 unique, 1 breakpoint hits")
+	waitFor(t, out, "1 stack, 1 unique, 1 breakpoint hit")
 
 	cancel()
 	select {
@@ -151,7 +151,7 @@ func TestFollowReplaced(t *testing.T) {
 	if !strings.Contains(out.String(), "\x1b[H\x1b[2J") {
 		t.Error("no screen clear with Clear=true")
 	}
-	if s := out.String(); !strings.Contains(s[strings.LastIndex(s, "\x1b[H"):], "1 stacks, 1 unique, 1 breakpoint hits") {
+	if s := out.String(); !strings.Contains(s[strings.LastIndex(s, "\x1b[H"):], "1 stack, 1 unique, 1 breakpoint hit") {
 		t.Errorf("after replacement:\n%s", s[strings.LastIndex(s, "\x1b[H"):])
 	}
 }

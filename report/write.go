@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/kdlaunch/kdlaunch/internal/plural"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -155,11 +156,11 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	}
 	hits := ""
 	if r.Hits > 0 {
-		hits = fmt.Sprintf(", %d breakpoint hits", r.Hits)
+		hits = ", " + plural.N(int64(r.Hits), "breakpoint hit", "breakpoint hits")
 	}
-	line("%d stacks, %d unique%s", r.StacksTotal, r.UniqueStacks, hits)
+	line("%s, %d unique%s", plural.S(int64(r.StacksTotal), "stack"), r.UniqueStacks, hits)
 	if r.Hits > r.StacksTotal {
-		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-r.StacksTotal)
+		line("note: %s no readable stack (cut off, or not kb output)", plural.N(int64(r.Hits-r.StacksTotal), "hit has", "hits have"))
 	}
 	if r.StacksTotal == 0 {
 		line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
@@ -190,7 +191,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 			line("%s%s", prefix, fitFrame(f, width-len(prefix)))
 		}
 		if shown < len(s.Frames) {
-			line("          ... %d more frames", len(s.Frames)-shown)
+			line("          ... %s", plural.N(int64(len(s.Frames)-shown), "more frame", "more frames"))
 		}
 	}
 	if rest := r.Stacks[len(shown):]; len(rest) > 0 {
@@ -199,7 +200,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 			n += s.Count
 		}
 		line("")
-		line("... %d more stacks, seen %d times (%.2f%%); --top 0 shows all", len(rest), n, percent(n, r.StacksTotal))
+		line("... %s, seen %s (%.2f%%); --top 0 shows all", plural.N(int64(len(rest)), "more stack", "more stacks"), plural.Times(int64(n)), percent(n, r.StacksTotal))
 	}
 	line("")
 	line("Culprit modules")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdlaunch/kdlaunch/internal/plural"
 	"github.com/kdlaunch/kdlaunch/outfile"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/stacks"
@@ -162,7 +163,7 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	case st.Bytes == 0:
 		fmt.Fprintf(stderr, "report: %s is empty: no kd output yet\n", name)
 	case st.Stacks == 0:
-		fmt.Fprintf(stderr, "report: no stacks in %s (%d lines, %d breakpoint hits): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, st.Lines, st.Hits)
+		fmt.Fprintf(stderr, "report: no stacks in %s (%s, %s): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, plural.S(int64(st.Lines), "line"), plural.N(int64(st.Hits), "breakpoint hit", "breakpoint hits"))
 	}
 	return nil
 }
