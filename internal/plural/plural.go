@@ -14,13 +14,11 @@ func N(n int64, one, many string) string {
 // S is N for nouns whose plural adds an s: S(1, "stack") is "1 stack".
 func S(n int64, noun string) string { return N(n, noun, noun+"s") }
 
-// Times is "once", "twice" or "N times".
+// Times is "once" or "N times" (a number, which scripts and people grep
+// for more easily than "twice").
 func Times(n int64) string {
-	switch n {
-	case 1:
+	if n == 1 {
 		return "once"
-	case 2:
-		return "twice"
 	}
 	return strconv.FormatInt(n, 10) + " times"
 }
