@@ -166,7 +166,7 @@ func Write(path string, o Options, write func(io.Writer) error) error {
 		return writeInPlace(target, write)
 	}
 	if err := mkdirs(filepath.Dir(target), 0o755, o.Created); err != nil {
-		return err
+		return fmt.Errorf("%w: choose another file", err)
 	}
 	perm := o.Perm
 	if fi != nil && o.Perm&0o077 != 0 {
@@ -248,7 +248,7 @@ func mkdirs(dir string, perm fs.FileMode, created func(string)) error {
 		return nil
 	}
 	if err := os.MkdirAll(dir, perm); err != nil {
-		return fmt.Errorf("cannot create folder %s: %w: choose another file", dir, unwrapPath(err))
+		return fmt.Errorf("cannot create folder %s: %w", dir, unwrapPath(err))
 	}
 	if created != nil {
 		created(dir)

@@ -58,7 +58,7 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 		}
 	}()
 	answerCompletion(parser)
-	ctx, err := parser.Parse(args)
+	ctx, err := parser.Parse(joinNegativeValues(args, valueFlags(parser.Model.Node)))
 	if err == nil {
 		err = emptyFlag(ctx)
 	}
@@ -117,4 +117,48 @@ type exitPanic struct{}
 type streams struct {
 	Out io.Writer
 	Err io.Writer
+}
+
+// valueFlags are the long flags, in every command, that take a value.
+func valueFlags(n *kong.Node) map[string]bool {
+	m := map[string]bool{}
+	var walk func(*kong.Node)
+	walk = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			if !f.IsBool() && !f.IsCounter() {
+				m["--"+f.Name] = true
+			}
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(n)
+	return m
+}
+
+// joinNegativeValues writes "--duration -5s" as "--duration=-5s": kong
+// would read "-5s" as a bundle of short flags and say so confusingly; the
+// command then refuses the negative value in its own words. Only a value
+// that starts with "-" and a digit is joined, so "--log -v" stays an
+// error about a missing value.
+func joinNegativeValues(args []string, flags map[string]bool) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if flags[a] && i+1 < len(args) && isNegative(args[i+1]) {
+			out = append(out, a+"="+args[i+1])
+			i++
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func isNegative(s string) bool {
+	return len(s) >= 2 && s[0] == '-' && (s[1] >= '0' && s[1] <= '9' || s[1] == '.')
 }

@@ -85,6 +85,9 @@ func (c *ReportCmd) Run(s streams) error {
 		}
 	}
 	r := agg.Report(skip)
+	for _, m := range unseenSkipModules(skipList, c.SkipAdd, r) {
+		fmt.Fprintf(stderr, "kdlaunch: warning: --skip %s: no frame in the log is in module %s; check its spelling (kdlaunch report --format json lists the modules)\n", m, m)
+	}
 	opt := report.WriteOptions{Top: c.Top}
 
 	if c.Output == "" || c.Output == "-" {

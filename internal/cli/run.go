@@ -23,33 +23,36 @@ import (
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/redact"
 	"github.com/kdlaunch/kdlaunch/remote"
+	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/script"
 	"github.com/kdlaunch/kdlaunch/transcript"
 )
 
 // RunCmd is `kdlaunch run`: the batch file, automated and supervised.
 type RunCmd struct {
-	Config         string   `help:"Lab file (TOML, see config.example.toml); flags override it." placeholder:"FILE"`
-	KD             string   `name:"kd" help:"kd executable (default: kd on PATH, then the Windows Kits Debuggers folder)." placeholder:"PATH"`
-	Log            string   `help:"kd's debug log, appended to (default debug.log)." placeholder:"FILE"`
-	FreshLog       bool     `help:"Start the debug log afresh instead of appending (an existing log is overwritten)."`
-	SymbolPath     string   `name:"symbol-path" help:"_NT_SYMBOL_PATH for kd (default: yours, else SRV*c:\\websymbols*https://msdl.microsoft.com/download/symbols)." placeholder:"PATH"`
-	Server         string   `help:"kd's debugging server transport (default npipe:pipe=livedebug), or none." placeholder:"TRANSPORT"`
-	Pipe           string   `help:"Name of kd's debugging server pipe: npipe:pipe=NAME." placeholder:"NAME"`
-	Port           string   `help:"Serial port of the target connection, e.g. com1 (with --baud)." placeholder:"COMn"`
-	Baud           int      `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
-	Connect        string   `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
-	Tag            string   `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
-	Strategy       string   `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
-	Command        []string `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
-	ReplaceScript  bool     `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
-	MaxHits        *int     `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
-	Duration       string   `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
-	MaxRate        *float64 `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
-	ConnectTimeout string   `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
-	Transcript     string   `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
-	LogLevel       string   `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
-	DryRun         bool     `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
+	Config         string        `help:"Lab file (TOML, see config.example.toml); flags override it." placeholder:"FILE"`
+	KD             string        `name:"kd" help:"kd executable (default: kd on PATH, then the Windows Kits Debuggers folder)." placeholder:"PATH"`
+	Log            string        `help:"kd's debug log, appended to (default debug.log)." placeholder:"FILE"`
+	FreshLog       bool          `help:"Start the debug log afresh instead of appending (an existing log is overwritten)."`
+	SymbolPath     string        `name:"symbol-path" help:"_NT_SYMBOL_PATH for kd (default: yours, else SRV*c:\\websymbols*https://msdl.microsoft.com/download/symbols)." placeholder:"PATH"`
+	Server         string        `help:"kd's debugging server transport (default npipe:pipe=livedebug), or none." placeholder:"TRANSPORT"`
+	Pipe           string        `help:"Name of kd's debugging server pipe: npipe:pipe=NAME." placeholder:"NAME"`
+	Port           string        `help:"Serial port of the target connection, e.g. com1 (with --baud)." placeholder:"COMn"`
+	Baud           int           `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
+	Connect        string        `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
+	Tag            string        `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
+	Strategy       string        `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
+	Command        []string      `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
+	ReplaceScript  bool          `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
+	MaxHits        *int          `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
+	Duration       string        `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
+	MaxRate        *float64      `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
+	ConnectTimeout string        `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
+	Transcript     string        `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
+	LogLevel       string        `help:"Add kdlaunch's diagnostic log at this level to stderr, in the same kdlaunch: form as its messages: trace, debug, info, warn, error, or off." default:"off" enum:"trace,debug,info,warn,error,off"`
+	Quiet          bool          `short:"q" help:"Keep kd's output off the terminal: it still goes to the log and the transcript; kdlaunch's own messages stay on stderr."`
+	Progress       time.Duration `help:"Where stdout is not a terminal, print a progress line (hits, rate, top culprit) this often; 0 turns it off." default:"5m" placeholder:"D"`
+	DryRun         bool          `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
 }
 
 // Run starts and supervises kd.
@@ -88,6 +91,13 @@ func (c *RunCmd) Run(s streams) error {
 	}
 	if err != nil {
 		return err
+	}
+	if c.Progress < 0 {
+		return fmt.Errorf("%w: --progress %s: give how often to print progress, e.g. 5m, or 0 for never", config.ErrInvalid, c.Progress)
+	}
+	var logStart int64 // this run's part of the log starts here
+	if fi, err := os.Stat(logPath); err == nil && !cfg.KD.FreshLog {
+		logStart = fi.Size()
 	}
 	if !c.DryRun {
 		locks, err := lockRun(cfg, logPath, s.Err)
@@ -130,15 +140,19 @@ func (c *RunCmd) Run(s streams) error {
 		tr.Event("kdlaunch run: " + red.String(kd+" "+strings.Join(args, " ")))
 	}
 
-	level := hclog.LevelFromString(c.LogLevel)
-	logger := hclog.New(&hclog.LoggerOptions{Name: "kdlaunch", Level: level, Output: s.Err})
-	var console *launcher.Console
-	if vt.Enable(s.Err) {
-		console = launcher.NewConsole(s.Out, s.Err)
-	} else {
-		console = launcher.NewConsole(s.Out, nil)
+	// kd's output on stdout (none with --quiet); every message of
+	// kdlaunch's, hclog's diagnostics included, as a kdlaunch: line on
+	// stderr; the status line there too when it is a terminal.
+	opts := launcher.ConsoleOptions{KD: s.Out, Messages: s.Err}
+	if c.Quiet {
+		opts.KD = nil
 	}
+	if vt.Enable(s.Err) {
+		opts.Status = s.Err
+	}
+	console := launcher.NewConsoleWith(opts)
 	defer console.Close()
+	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.LevelFromString(c.LogLevel), Output: &hclogLines{note: console.Note}, DisableTime: true})
 
 	if cfg.Server.Transport != "none" {
 		if password == "" {
@@ -151,7 +165,7 @@ func (c *RunCmd) Run(s streams) error {
 	console.Note(fmt.Sprintf("kdlaunch: %s, log %s; follow the hunt live with: kdlaunch report --follow %s", red.String(kd), logPath, logPath))
 
 	stats := &launcher.Stats{Started: time.Now()}
-	opts := launcher.Options{
+	lopts := launcher.Options{
 		Spec: func(n int) launcher.Spec {
 			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n)}
 		},
@@ -166,7 +180,7 @@ func (c *RunCmd) Run(s streams) error {
 		Redact:     red.String,
 	}
 	if tag != nil && cfg.Target.Strategy == config.StrategySpecialPool {
-		opts.Plan.Check = liveCheck(*tag, console, stats)
+		lopts.Plan.Check = liveCheck(*tag, console, stats)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -208,11 +222,16 @@ func (c *RunCmd) Run(s streams) error {
 		defer t.Stop()
 	}
 
-	err = launcher.Supervise(ctx, stop, opts, stats)
+	stopProgress := func() {}
+	if c.Progress > 0 && !report.IsTerminal(s.Out) {
+		stopProgress = startProgress(c.Progress, stats.Started, logPath, logStart, console.Note)
+	}
+	err = launcher.Supervise(ctx, stop, lopts, stats)
+	stopProgress()
 	console.Close()
 	if !errors.Is(err, launcher.ErrStartFailed) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
-		summary(s, stats, logPath, err, red)
+		summary(s, stats, logPath, logStart, err)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -385,7 +404,7 @@ func prepareLog(p string, stderr io.Writer) (string, error) {
 		return abs, nil
 	}
 	if err := outfile.MkdirAll(filepath.Dir(abs), 0o755, createdFolder(stderr)); err != nil {
-		return "", fmt.Errorf("log %s: %w: choose another --log", abs, err)
+		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
 	}
 	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -431,7 +450,7 @@ func writeClient(cfg *config.Config, password string, console *launcher.Console,
 	return nil
 }
 
-func summary(s streams, st *launcher.Stats, logPath string, err error, red *redact.Redactor) {
+func summary(s streams, st *launcher.Stats, logPath string, logStart int64, err error) {
 	el := time.Since(st.Started).Truncate(time.Second)
 	rate := 0.0
 	if secs := time.Since(st.Started).Seconds(); secs > 0 {
@@ -449,8 +468,33 @@ func summary(s streams, st *launcher.Stats, logPath string, err error, red *reda
 	if n := len(st.Warnings); n > 0 {
 		fmt.Fprintf(s.Out, "  warnings: %d (see above)\n", n)
 	}
+	if ls, serr := summarizeLog(logPath, logStart); serr == nil && ls.Culprit != "" {
+		fmt.Fprintf(s.Out, "  culprit:  %s\n", culpritLine(ls))
+	}
 	fmt.Fprintf(s.Out, "  log:      %s\n", logPath)
+	if st.Hits == 0 {
+		// Nothing was hit (a target that never connected, say): a report
+		// of this log would only say it has no stacks.
+		return
+	}
 	fmt.Fprintf(s.Out, "  next:     kdlaunch report %s\n", quoteArg(logPath))
+}
+
+// startProgress prints a progress line every interval until the returned
+// function is called; that function returns once the goroutine has ended.
+func startProgress(every time.Duration, started time.Time, logPath string, logStart int64, note func(string)) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := time.NewTicker(every)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runProgress(ctx, t.C, started, time.Now, func() (logSummary, error) { return summarizeLog(logPath, logStart) }, note)
+	}()
+	return func() {
+		t.Stop()
+		cancel()
+		<-done
+	}
 }
 
 // setConnection applies --connect or --port/--baud (run and target-setup
