@@ -55,7 +55,8 @@ func Acquire(path string) (*Lock, error) {
 	}
 	// The pid is written only once the lock is ours, so a holder's file
 	// always names the holder.
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	}
 	if err != nil {
