@@ -125,17 +125,20 @@ const (
 
 // KindOf classifies a file's mode (nil: it does not exist), with Windows'
 // reserved device names (NUL, CON, ...) as devices whatever Stat says.
+//
+// What Stat says about a regular file or folder wins over the name: newer
+// Windows builds no longer treat "nul.txt" as NUL, and a regular file
+// written in place instead of replaced would keep its old tail.
 func KindOf(name string, fi fs.FileInfo) Kind {
-	if isDeviceName(name) {
-		return Special
-	}
 	switch {
+	case fi != nil && fi.IsDir():
+		return Folder
+	case fi != nil && fi.Mode().IsRegular():
+		return Regular
+	case isDeviceName(name):
+		return Special
 	case fi == nil:
 		return Missing
-	case fi.IsDir():
-		return Folder
-	case fi.Mode().IsRegular():
-		return Regular
 	}
 	return Special
 }
