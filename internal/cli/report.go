@@ -164,9 +164,9 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	agg.AddHits(st.Hits)
 	switch {
 	case st.Bytes == 0:
-		fmt.Fprintf(stderr, "report: %s is empty: no kd output yet\n", name)
+		fmt.Fprintf(stderr, "kdlaunch: report: %s is empty: no kd output yet\n", name)
 	case st.Stacks == 0:
-		fmt.Fprintf(stderr, "report: no stacks in %s (%s, %s): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, plural.S(int64(st.Lines), "line"), plural.N(int64(st.Hits), "breakpoint hit", "breakpoint hits"))
+		fmt.Fprintf(stderr, "kdlaunch: report: no stacks in %s (%s, %s): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, plural.S(int64(st.Lines), "line"), plural.N(int64(st.Hits), "breakpoint hit", "breakpoint hits"))
 	}
 	return nil
 }
