@@ -69,3 +69,28 @@ func TestConnectTimeoutNoReportHint(t *testing.T) {
 		t.Errorf("the summary suggests a report:\n%s", r.stdout)
 	}
 }
+
+// Counts of one read as one: "1 stack", "1 breakpoint hit", "restarted once".
+func TestPlurals(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile(fixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	second := strings.Index(text[strings.Index(text, "Breakpoint 0 hit")+1:], "Breakpoint 0 hit") + strings.Index(text, "Breakpoint 0 hit") + 1
+	one := filepath.Join(dir, "one.log")
+	os.WriteFile(one, []byte(text[:second]), 0o644)
+	r := kd(t, dir, "report", one)
+	if r.code != 0 || !strings.Contains(r.stdout, "1 stack, 1 unique, 1 breakpoint hit\n") {
+		t.Errorf("exit %d:\n%s", r.code, r.stdout)
+	}
+
+	cfg := filepath.Join(dir, "lab.toml")
+	os.WriteFile(cfg, []byte("[supervise]\nbackoff_initial = \"50ms\"\nbackoff_max = \"100ms\"\nmax_restarts = 1\n"), 0o600)
+	r = kdEnv(t, dir, []string{"FAKEKD_STATE=" + filepath.Join(dir, "state.json"), "FAKEKD_CONNECT_DELAY=50ms", "FAKEKD_HIT_INTERVAL=10ms", "FAKEKD_CRASH_AFTER_HITS=1"},
+		"run", "--kd", fakekd, "--tag", "Ddk", "--server", "none", "--config", cfg, "--log", filepath.Join(dir, "debug.log"))
+	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "was restarted once; giving up") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
