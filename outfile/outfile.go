@@ -62,13 +62,15 @@ func CheckInputs(out string, inputs []string) error {
 // Check refuses, before any work is done, an output path that Write would
 // refuse: a folder, or a file under something that is not a folder.
 func Check(path string) error {
-	target, err := Resolve(path)
+	target, kind, err := classify(path)
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(target)
-	if err == nil && fi.IsDir() {
+	switch kind {
+	case Folder:
 		return ErrIsFolder
+	case Special:
+		return nil
 	}
 	for dir := filepath.Dir(target); ; dir = filepath.Dir(dir) {
 		di, err := os.Stat(dir)
@@ -82,6 +84,36 @@ func Check(path string) error {
 			return fmt.Errorf("folder %s: %w", dir, unwrapPath(err))
 		}
 	}
+}
+
+// classify says how path is written and, for a regular or missing file,
+// which file a rename must replace. The kernel follows the symlinks for a
+// path that exists (also /dev/stdout's magic links); only a dangling
+// symlink is followed here, to the file it names.
+func classify(path string) (target string, kind Kind, err error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil:
+		kind = KindOf(path, fi)
+		if kind != Regular {
+			return path, kind, nil
+		}
+		target, err = filepath.EvalSymlinks(path)
+		if err != nil {
+			return "", kind, unwrapPath(err)
+		}
+		return target, kind, nil
+	case errors.Is(err, fs.ErrNotExist):
+		if isDeviceName(path) {
+			return path, Special, nil
+		}
+		target, err = Resolve(path)
+		return target, Missing, err
+	case isNotDir(err):
+		// Under a file: Check's walk up names it.
+		return path, Missing, nil
+	}
+	return "", Missing, unwrapPath(err)
 }
 
 // maxLinks bounds symlink chains, as the kernel's ELOOP does.
@@ -152,17 +184,11 @@ func Write(path string, o Options, write func(io.Writer) error) error {
 	if err := Check(path); err != nil {
 		return err
 	}
-	target, err := Resolve(path)
+	target, kind, err := classify(path)
 	if err != nil {
 		return err
 	}
-	var fi fs.FileInfo
-	if st, err := os.Stat(target); err == nil {
-		fi = st
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return unwrapPath(err)
-	}
-	switch KindOf(target, fi) {
+	switch kind {
 	case Folder:
 		return ErrIsFolder
 	case Special:
@@ -172,7 +198,7 @@ func Write(path string, o Options, write func(io.Writer) error) error {
 		return fmt.Errorf("%w: choose another file", err)
 	}
 	perm := o.Perm
-	if fi != nil && o.Perm&0o077 != 0 {
+	if fi, err := os.Stat(target); err == nil && o.Perm&0o077 != 0 {
 		perm = fi.Mode().Perm()
 	}
 	return writeAtomic(target, perm, write)

@@ -122,6 +122,18 @@ func TestOutputPaths(t *testing.T) {
 	}
 }
 
+// /dev/stdout is a magic link to whatever stdout is (here a pipe): the
+// report goes there, as with any Unix tool.
+func TestOutputDevStdout(t *testing.T) {
+	if _, err := os.Stat("/dev/stdout"); err != nil {
+		t.Skip(err)
+	}
+	r := kd(t, t.TempDir(), "report", "--format", "json", "-o", "/dev/stdout", fixture(t))
+	if r.code != 0 || !strings.Contains(r.stdout, `"stacks_total"`) {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
 // An output that is an input, by any name, is refused and the input kept.
 func TestOutputIsInput(t *testing.T) {
 	dir := t.TempDir()
