@@ -47,6 +47,8 @@ complete -o default -o bashdefault -F %[1]s %[3]s
 `, fn, shQuote(bin), name)
 	case "zsh":
 		return fmt.Sprintf(`# kdlaunch completion for zsh: source <(kdlaunch completion zsh)
+# bashcompinit needs compinit's compdef; a zshrc usually has loaded it.
+if ! (( $+functions[compdef] )); then autoload -U +X compinit && compinit -u; fi
 autoload -U +X bashcompinit && bashcompinit
 %[1]s() {
     local IFS=$'\n'

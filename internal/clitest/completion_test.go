@@ -90,3 +90,38 @@ func TestCompletionShells(t *testing.T) {
 		t.Errorf("tcsh: exit %d, want 2", r.code)
 	}
 }
+
+// The zsh script, sourced in a real zsh (bashcompinit), completes through
+// the same function; fish's through complete -C. Skipped where the shell
+// is not installed.
+func TestCompletionZshFish(t *testing.T) {
+	dir := t.TempDir()
+	for _, sh := range []struct {
+		name string
+		prog func(script, line string) []string
+	}{
+		{"zsh", func(script, line string) []string {
+			return []string{"-f", "-c", `source "$1"; COMP_WORDS=(${=2}); [[ $2 == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$((${#COMP_WORDS}-1)); COMP_LINE="$2"; COMP_POINT=${#COMP_LINE}; _kdlaunch_complete; print -l $COMPREPLY`, "zsh", script, line}
+		}},
+		{"fish", func(script, line string) []string {
+			return []string{"--no-config", "-c", `source $argv[1]; complete -C "$argv[2]"`, script, line}
+		}},
+	} {
+		bin, err := exec.LookPath(sh.name)
+		if err != nil {
+			t.Logf("no %s: skipped", sh.name)
+			continue
+		}
+		r := kd(t, dir, "completion", sh.name)
+		script := filepath.Join(dir, "kdlaunch."+sh.name)
+		os.WriteFile(script, []byte(r.stdout), 0o644)
+		for line, want := range map[string]string{"kdlaunch rep": "report", "kdlaunch report --format ": "folded", "kdlaunch completion pow": "powershell"} {
+			cmd := exec.Command(bin, sh.prog(script, line)...)
+			cmd.Env = env(dir)
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains("\n"+string(out)+"\n", "\n"+want+"\n") || strings.Contains(string(out), "not found") {
+				t.Errorf("%s %q: %v, completions:\n%s", sh.name, line, err, out)
+			}
+		}
+	}
+}
