@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/kdlaunch/kdlaunch/internal/plural"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"strings"
 	"time"
 

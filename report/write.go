@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
-	"github.com/kdlaunch/kdlaunch/internal/plural"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -47,6 +47,12 @@ func WriteJSON(w io.Writer, r *Report) error {
 	}
 	if out.Modules == nil {
 		out.Modules = []ModuleCount{}
+	}
+	if out.BugChecks == nil {
+		out.BugChecks = []BugCheckReport{}
+	}
+	if out.FreeStacks == nil {
+		out.FreeStacks = []FreeStack{}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -91,6 +97,7 @@ func Profile(r *Report) *profile.Profile {
 		Period:            1,
 		Comments:          []string{"kdlaunch report: pool allocation stacks from kd breakpoint hits"},
 	}
+	p.Comments = append(p.Comments, bugCheckComments(r)...)
 	locs := map[string]*profile.Location{}
 	maps := map[string]*profile.Mapping{}
 	for _, s := range r.Stacks {
@@ -159,11 +166,16 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		hits = ", " + plural.N(int64(r.Hits), "breakpoint hit", "breakpoint hits")
 	}
 	line("%s, %d unique%s", plural.S(int64(r.StacksTotal), "stack"), r.UniqueStacks, hits)
-	if r.Hits > r.StacksTotal {
-		line("note: %s no readable stack (cut off, or not kb output)", plural.N(int64(r.Hits-r.StacksTotal), "hit has", "hits have"))
+	if read := r.StacksTotal + r.FreesTotal; r.Hits > read {
+		line("note: %s no readable stack (cut off, or not kb output)", plural.N(int64(r.Hits-read), "hit has", "hits have"))
 	}
 	if r.StacksTotal == 0 {
-		line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
+		if r.FreesTotal == 0 && len(r.BugChecks) == 0 {
+			line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
+		} else {
+			line("No allocation stacks found.")
+		}
+		writeExtras(line, r, opt, width)
 		return bw.Flush()
 	}
 	shown := r.Stacks
@@ -208,6 +220,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	for _, m := range r.Modules {
 		line("%8d %7.2f%%  %s", m.Count, percent(m.Count, r.StacksTotal), m.Module)
 	}
+	writeExtras(line, r, opt, width)
 	return bw.Flush()
 }
 

@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/kdlaunch/kdlaunch/internal/plural"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
