@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/kdlaunch/kdlaunch/config"
 	"github.com/kdlaunch/kdlaunch/exitcode"
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // CLI is the root of kdlaunch's commands.
@@ -74,7 +75,10 @@ func run(args []string, version string, stdout, stderr io.Writer) (code int) {
 	return exitcode.OK
 }
 
-// codeOf maps a command's error to its row in the exit code table.
+// codeOf maps a command's error to its row in the exit code table. kd's
+// answers (script's typed errors) map here; a failure with a code of its
+// own (the target left halted at a bug check or for a person) comes as an
+// *ExitError (exitcode.Error) from wherever it is found.
 func codeOf(err error) int {
 	var ee *ExitError
 	switch {
@@ -82,6 +86,10 @@ func codeOf(err error) int {
 		return ee.Code
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrUnknownKey), errors.As(err, new(*config.SyntaxError)):
 		return exitcode.Usage
+	case errors.As(err, new(*script.StartError)):
+		return exitcode.StartFailed
+	case errors.Is(err, script.ErrNotArmed), errors.As(err, new(*script.NoAllocatorError)), errors.As(err, new(*script.GoError)):
+		return exitcode.Unresolved
 	}
 	return exitcode.Failure
 }
