@@ -52,7 +52,7 @@ type RunCmd struct {
 	LogLevel       string          `help:"Add kdlaunch's diagnostic log at this level to stderr, in the same kdlaunch: form as its messages: trace, debug, info, warn, error, or off." default:"off" enum:"trace,debug,info,warn,error,off"`
 	Quiet          bool            `short:"q" help:"Keep kd's output off the terminal: it still goes to the log and the transcript; kdlaunch's own messages stay on stderr."`
 	Progress       time.Duration   `help:"Where stdout is not a terminal, print a progress line (hits, rate, top culprit) this often; 0 turns it off." default:"5m" placeholder:"D"`
-	DryRun         bool            `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
+	DryRun         bool            `help:"Preview, writing nothing and needing no kd: where kd is looked for and which is used, its command line and environment (secrets masked), and what is typed at the connection and at the stop."`
 }
 
 // Run starts and supervises kd.
