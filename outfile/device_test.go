@@ -1,6 +1,9 @@
 package outfile
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestIsWindowsDeviceName(t *testing.T) {
 	tests := []struct {
@@ -16,4 +19,24 @@ func TestIsWindowsDeviceName(t *testing.T) {
 			t.Errorf("IsWindowsDeviceName(%q) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// Windows' device names are case-insensitive, and a folder never makes a
+// name a device: only its last element counts.
+func FuzzIsWindowsDeviceName(f *testing.F) {
+	for _, s := range []string{"NUL", "con.txt", `C:\x\com1`, `\\.\pipe\x`, "report.txt", "COM10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		got := IsWindowsDeviceName(name)
+		ascii := !strings.ContainsFunc(name, func(r rune) bool { return r > 127 })
+		if ascii && (IsWindowsDeviceName(strings.ToUpper(name)) != got || IsWindowsDeviceName(strings.ToLower(name)) != got) {
+			t.Fatalf("%q: %v, but not in another case", name, got)
+		}
+		if !strings.HasPrefix(name, `\\.\`) && !strings.ContainsAny(name, `\/:`) {
+			if IsWindowsDeviceName(`C:\dir\`+name) != got {
+				t.Fatalf("%q: the folder changed the answer", name)
+			}
+		}
+	})
 }

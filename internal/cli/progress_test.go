@@ -96,3 +96,27 @@ func TestHclogLines(t *testing.T) {
 		t.Errorf("%q, want %q", got, want)
 	}
 }
+
+// Whatever hclog writes, in whatever pieces, each line becomes exactly one
+// note in kdlaunch's format.
+func FuzzHclogLines(f *testing.F) {
+	f.Add("[WARN]  a: b=c\n[DEBUG] kd: line=x\n", 3)
+	f.Add("plain\n\n", 1)
+	f.Fuzz(func(t *testing.T, text string, cut int) {
+		var got []string
+		h := &hclogLines{note: func(s string) { got = append(got, s) }}
+		if cut < 0 || cut > len(text) {
+			cut = len(text) / 2
+		}
+		h.Write([]byte(text[:cut]))
+		h.Write([]byte(text[cut:]))
+		if len(got) != strings.Count(text, "\n") {
+			t.Fatalf("%d notes for %d lines", len(got), strings.Count(text, "\n"))
+		}
+		for _, n := range got {
+			if !strings.HasPrefix(n, "kdlaunch: ") || strings.Contains(n, "\n") {
+				t.Fatalf("note %q", n)
+			}
+		}
+	})
+}
