@@ -3,6 +3,7 @@ package launcher
 import (
 	"context"
 	"fmt"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"strings"
 	"time"
 
@@ -641,7 +642,7 @@ func (s *Session) breakUnanswered() (Result, bool) {
 			s.note(hclog.Error, msg+"; giving up")
 			_ = s.Proc.Kill()
 			s.drain()
-			return Result{Outcome: OutcomeFailed, Exit: s.Proc.Wait(), Err: fmt.Errorf("break-in not answered after %d tries", s.breakTries), Armed: s.armed}, true
+			return Result{Outcome: OutcomeFailed, Exit: s.Proc.Wait(), Err: fmt.Errorf("break-in not answered after %s", plural.N(int64(s.breakTries), "try", "tries")), Armed: s.armed}, true
 		}
 		s.note(hclog.Warn, msg+"; still trying")
 	}

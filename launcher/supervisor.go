@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"strings"
 	"time"
 
@@ -47,7 +48,7 @@ type KdExitedError struct {
 }
 
 func (e *KdExitedError) Error() string {
-	msg := fmt.Sprintf("kd exited (%s) and was restarted %d times; giving up", e.Exit, e.Restarts)
+	msg := fmt.Sprintf("kd exited (%s) and was restarted %s; giving up", e.Exit, plural.Times(int64(e.Restarts)))
 	if n := len(e.Tail); n > 0 {
 		last := e.Tail[max(0, n-5):]
 		msg += "; its last lines: " + strings.Join(last, " | ")

@@ -110,7 +110,7 @@ func TestFollow(t *testing.T) {
 	if err := os.WriteFile(path, []byte(parts[1]), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, out, "1 stacks, 1 unique, 1 breakpoint hits")
+	waitFor(t, out, "1 stack, 1 unique, 1 breakpoint hit")
 
 	cancel()
 	select {
@@ -155,7 +155,7 @@ func TestFollowReplaced(t *testing.T) {
 	if !strings.Contains(out.String(), "\x1b[H\x1b[2J") {
 		t.Error("no screen clear with Clear=true")
 	}
-	if s := out.String(); !strings.Contains(s[strings.LastIndex(s, "\x1b[H"):], "1 stacks, 1 unique, 1 breakpoint hits") {
+	if s := out.String(); !strings.Contains(s[strings.LastIndex(s, "\x1b[H"):], "1 stack, 1 unique, 1 breakpoint hit") {
 		t.Errorf("after replacement:\n%s", s[strings.LastIndex(s, "\x1b[H"):])
 	}
 }
@@ -212,7 +212,7 @@ func TestFollowWriterFinished(t *testing.T) {
 	go func() {
 		done <- Follow(context.Background(), path, 40*time.Millisecond, out, FollowOptions{Poll: 10 * time.Millisecond, Clear: &no, Writing: probe})
 	}()
-	waitFor(t, out, "1 stacks, 1 unique, 1 breakpoint hits")
+	waitFor(t, out, "1 stack, 1 unique, 1 breakpoint hit")
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
 		mu.Lock()
 		n := probed
@@ -255,7 +255,7 @@ func TestFollowNoWriterYet(t *testing.T) {
 	go func() {
 		done <- Follow(ctx, path, 20*time.Millisecond, out, FollowOptions{Poll: 5 * time.Millisecond, Clear: &no, Writing: func(string) (bool, error) { return false, nil }})
 	}()
-	waitFor(t, out, "1 stacks")
+	waitFor(t, out, "1 stack,")
 	waitFor(t, out, "hit rate: 0.0/min")
 	cancel()
 	if err := <-done; err != nil {

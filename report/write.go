@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -163,11 +164,11 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	}
 	hits := ""
 	if r.Hits > 0 {
-		hits = fmt.Sprintf(", %d breakpoint hits", r.Hits)
+		hits = ", " + plural.N(int64(r.Hits), "breakpoint hit", "breakpoint hits")
 	}
-	line("%d stacks, %d unique%s", r.StacksTotal, r.UniqueStacks, hits)
+	line("%s, %d unique%s", plural.S(int64(r.StacksTotal), "stack"), r.UniqueStacks, hits)
 	if read := r.StacksTotal + r.FreesTotal; r.Hits > read {
-		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-read)
+		line("note: %s no readable stack (cut off, or not kb output)", plural.N(int64(r.Hits-read), "hit has", "hits have"))
 	}
 	if warn := UnresolvedWarning(r); warn != "" {
 		line("%s", warn)
@@ -209,7 +210,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 			line("%s%s", prefix, fitFrame(f, width-len(prefix)))
 		}
 		if shown < len(s.Frames) {
-			line("          ... %d more frames", len(s.Frames)-shown)
+			line("          ... %s", plural.N(int64(len(s.Frames)-shown), "more frame", "more frames"))
 		}
 	}
 	if rest := r.Stacks[len(shown):]; len(rest) > 0 {
@@ -218,7 +219,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 			n += s.Count
 		}
 		line("")
-		line("... %d more stacks, seen %d times (%.2f%%); --top 0 shows all", len(rest), n, percent(n, r.StacksTotal))
+		line("... %s, seen %s (%.2f%%); --top 0 shows all", plural.N(int64(len(rest)), "more stack", "more stacks"), plural.Times(int64(n)), percent(n, r.StacksTotal))
 	}
 	line("")
 	line("Culprit modules")

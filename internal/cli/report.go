@@ -8,13 +8,15 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/kdlaunch/kdlaunch/htmlreport"
 	"github.com/kdlaunch/kdlaunch/internal/vt"
+	"github.com/kdlaunch/kdlaunch/lock"
+	"github.com/kdlaunch/kdlaunch/outfile"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/pprofweb"
 	"github.com/kdlaunch/kdlaunch/report"
@@ -102,7 +104,7 @@ func (c *ReportCmd) Run(s streams) error {
 		return errors.New("report: --http and --no-browser go with --web")
 	}
 
-	handled, stdin, err := c.runLeaks(stdin, stdout, skip, format)
+	handled, stdin, err := c.runLeaks(stdin, stdout, stderr, skip, format)
 	if handled || err != nil {
 		return err
 	}
@@ -140,7 +142,10 @@ func (c *ReportCmd) Run(s streams) error {
 	r := agg.Report(skip)
 	r.Tag, r.Strategy = tag, strategy
 	if warn := report.UnresolvedWarning(r); warn != "" && format != "table" {
-		fmt.Fprintln(stderr, "report: "+warn)
+		fmt.Fprintln(stderr, "kdlaunch: report: "+warn)
+	}
+	for _, m := range unseenSkipModules(skipList, c.SkipAdd, r) {
+		fmt.Fprintf(stderr, "kdlaunch: warning: --skip %s: no frame in the log is in module %s; check its spelling (kdlaunch report --format json lists the modules)\n", m, m)
 	}
 	if c.Web {
 		return c.web(r, stderr, skip)
@@ -149,10 +154,10 @@ func (c *ReportCmd) Run(s streams) error {
 	if format == "folded" || format == "pprof" {
 		// These formats hold allocation stacks only.
 		if n := len(r.BugChecks); n > 0 {
-			fmt.Fprintf(stderr, "report: %d bug checks in the logs, not counted as allocations: --format table or json lists them\n", n)
+			fmt.Fprintf(stderr, "kdlaunch: report: %s in the logs, not counted as allocations: --format table or json lists them\n", plural.N(int64(n), "bug check", "bug checks"))
 		}
 		if r.FreesTotal > 0 {
-			fmt.Fprintf(stderr, "report: %d free stacks in the logs, not counted as allocations: --format table or json lists them\n", r.FreesTotal)
+			fmt.Fprintf(stderr, "kdlaunch: report: %s in the logs, not counted as allocations: --format table or json lists them\n", plural.N(int64(r.FreesTotal), "free stack", "free stacks"))
 		}
 	}
 	write := func(w io.Writer) error {
@@ -179,38 +184,22 @@ func (c *ReportCmd) Run(s streams) error {
 	if fi, err := os.Stat(c.Output); err == nil {
 		perm = fi.Mode().Perm()
 	}
-	if err := writeFileAtomic(c.Output, perm, write); err != nil {
+	if err := writeOutput(stderr, c.Output, perm, write); err != nil {
 		return fmt.Errorf("report: write %s: %w", c.Output, err)
 	}
 	return nil
 }
 
-// checkOutput refuses an -o that would replace one of the logs, or that
-// cannot be created, before any log is read.
+// checkOutput refuses an -o that would replace one of the logs (also
+// through a symlink or a hard link), or that cannot be written, before any
+// log is read.
 func checkOutput(out string, logs []string) error {
-	oi, oerr := os.Stat(out)
-	for _, p := range logs {
-		if p == "-" {
-			continue
-		}
-		same := filepath.Clean(p) == filepath.Clean(out)
-		if !same && oerr == nil {
-			if li, err := os.Stat(p); err == nil {
-				same = os.SameFile(oi, li)
-			}
-		}
-		if same {
-			return fmt.Errorf("report: -o %s is the input log %s: refusing to overwrite it", out, p)
-		}
+	var ie *outfile.InputError
+	if err := outfile.CheckInputs(out, logs); errors.As(err, &ie) {
+		return fmt.Errorf("report: -o %s is the input log %s: refusing to overwrite it", out, ie.Input)
 	}
-	if oerr == nil && oi.IsDir() {
-		return fmt.Errorf("report: -o %s is a directory: give a file name", out)
-	}
-	dir := filepath.Dir(out)
-	if di, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("report: -o %s: folder %s does not exist", out, dir)
-	} else if !di.IsDir() {
-		return fmt.Errorf("report: -o %s: %s is not a folder", out, dir)
+	if err := outfile.Check(out); err != nil {
+		return fmt.Errorf("report: -o %s: %w", out, err)
 	}
 	return nil
 }
@@ -289,9 +278,9 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	agg.AddHits(st.Hits)
 	switch {
 	case st.Bytes == 0:
-		fmt.Fprintf(stderr, "report: %s is empty: no kd output yet\n", name)
+		fmt.Fprintf(stderr, "kdlaunch: report: %s is empty: no kd output yet\n", name)
 	case st.Stacks == 0:
-		fmt.Fprintf(stderr, "report: no stacks in %s (%d lines, %d breakpoint hits): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, st.Lines, st.Hits)
+		fmt.Fprintf(stderr, "kdlaunch: report: no stacks in %s (%s, %s): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, plural.S(int64(st.Lines), "line"), plural.N(int64(st.Hits), "breakpoint hit", "breakpoint hits"))
 	}
 	return st.Bytes, nil
 }
@@ -300,7 +289,10 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 // its log for the whole run, so --follow can say when the run has finished.
 // nil: no such probe yet (the lock is another change); Follow then simply
 // follows until Ctrl+C. Wiring the probe is this one assignment.
-var logWriting func(path string) (bool, error)
+var logWriting = func(path string) (bool, error) {
+	held, _, err := lock.LogHeld(path)
+	return held, err
+}
 
 func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	if len(c.Logs) != 1 || c.Logs[0] == "-" {

@@ -33,7 +33,7 @@ func isLeakLog(head []byte) bool { return bytes.Contains(head, []byte(records.Pr
 // runLeaks reports the logs as leak logs if they are. handled is false for
 // plain allocation logs, which report as before; stdin is then the reader
 // to use for "-" (it holds what was looked at).
-func (c *ReportCmd) runLeaks(stdin io.Reader, stdout io.Writer, skip *report.Skip, format string) (handled bool, _ io.Reader, err error) {
+func (c *ReportCmd) runLeaks(stdin io.Reader, stdout, stderr io.Writer, skip *report.Skip, format string) (handled bool, _ io.Reader, err error) {
 	kinds := make([]bool, len(c.Logs))
 	var br *bufio.Reader
 	anyLeak, anyPlain := false, false
@@ -94,7 +94,7 @@ func (c *ReportCmd) runLeaks(stdin io.Reader, stdout io.Writer, skip *report.Ski
 	if fi, err := os.Stat(c.Output); err == nil {
 		perm = fi.Mode().Perm()
 	}
-	if err := writeFileAtomic(c.Output, perm, write); err != nil {
+	if err := writeOutput(stderr, c.Output, perm, write); err != nil {
 		return true, stdin, fmt.Errorf("report: write %s: %w", c.Output, err)
 	}
 	return true, stdin, nil

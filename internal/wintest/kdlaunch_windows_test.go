@@ -342,7 +342,7 @@ func TestKdlaunchMainJob(t *testing.T) {
 	assertBreakChainLogged(t, r)
 	// Under Wine kdlaunch receives its own CTRL+C (break-in step 2): it must
 	// not take it for the user's.
-	if strings.Contains(r.stdout.String(), "interrupt: stopping safely") {
+	if strings.Contains(r.stderr.String(), "interrupt: stopping safely") {
 		t.Errorf("kdlaunch took its own break-in CTRL+C for a user's Ctrl+C")
 	}
 	// script, in order, each at a prompt
@@ -398,7 +398,7 @@ func TestKdlaunchCtrlCStopsSafely(t *testing.T) {
 		if err := press(); err != nil {
 			t.Skipf("no console to send Ctrl+C on: %v", err)
 		}
-		if waitText(&r.stdout, "interrupt: stopping safely", 4*time.Second) {
+		if waitText(&r.stderr, "interrupt: stopping safely", 4*time.Second) {
 			t.Logf("Ctrl+C taken on press %d", n)
 			break
 		}
