@@ -27,9 +27,9 @@ func ParseConsoleMode(s string) (ConsoleMode, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "auto":
 		return ConsoleAuto, nil
-	case "pseudo", "conpty":
+	case "pseudo":
 		return ConsolePseudo, nil
-	case "pipes", "pipe":
+	case "pipes":
 		return ConsolePipes, nil
 	}
 	return "", fmt.Errorf("console %q: use auto, pseudo or pipes", s)

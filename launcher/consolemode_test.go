@@ -8,7 +8,7 @@ import (
 func TestParseConsoleMode(t *testing.T) {
 	for in, want := range map[string]ConsoleMode{
 		"": ConsoleAuto, "auto": ConsoleAuto, " Auto ": ConsoleAuto,
-		"pseudo": ConsolePseudo, "conpty": ConsolePseudo, "pipes": ConsolePipes, "PIPE": ConsolePipes,
+		"pseudo": ConsolePseudo, "pipes": ConsolePipes, "PIPES": ConsolePipes,
 	} {
 		if got, err := ParseConsoleMode(in); err != nil || got != want {
 			t.Errorf("ParseConsoleMode(%q) = %q, %v; want %q", in, got, err, want)

@@ -47,6 +47,7 @@ type RunCmd struct {
 	Transcript     string   `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
 	LogLevel       string   `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
 	DryRun         bool     `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
+	Console        string   `help:"Windows: kd's console: auto (a pseudo console where Windows has one, else pipes), pseudo, or pipes (redirected I/O, see microsoft/WinDbg-Feedback issue 393)." placeholder:"MODE"`
 }
 
 // Run starts and supervises kd.
@@ -65,6 +66,10 @@ func (c *RunCmd) Run(s streams) error {
 	arm, disarm, err := plan(cfg, tag)
 	if err != nil {
 		return err
+	}
+	consoleMode, err := launcher.ParseConsoleMode(cfg.KD.Console)
+	if err != nil {
+		return fmt.Errorf("%w: kd.console / --console: %v", config.ErrInvalid, err)
 	}
 	kd, err := launcher.FindKD(cfg.KD.Path)
 	if err != nil {
@@ -127,7 +132,7 @@ func (c *RunCmd) Run(s streams) error {
 	stats := &launcher.Stats{Started: time.Now()}
 	opts := launcher.Options{
 		Spec: func(n int) launcher.Spec {
-			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n)}
+			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n), Console: consoleMode}
 		},
 		Plan:       launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy == config.StrategyPoolHitTag},
 		Timing:     timing(cfg),
@@ -222,6 +227,7 @@ func (c *RunCmd) load() (*config.Config, error) {
 	set(&cfg.KD.Log, c.Log)
 	set(&cfg.KD.SymbolPath, c.SymbolPath)
 	set(&cfg.KD.Transcript, c.Transcript)
+	set(&cfg.KD.Console, c.Console)
 	set(&cfg.Server.Transport, c.Server)
 	set(&cfg.Target.Tag, c.Tag)
 	set(&cfg.Target.Strategy, c.Strategy)
