@@ -333,3 +333,10 @@ func envBlock(env []string) ([]uint16, error) {
 	}
 	return append(block, 0), nil
 }
+
+// CheckConsole tells, before kd starts, whether mode can be had here: an
+// error only for ConsolePseudo on a Windows without pseudo consoles.
+func CheckConsole(mode ConsoleMode) error {
+	_, err := pseudoConsoleChoice(mode)
+	return err
+}

@@ -71,6 +71,9 @@ func (c *RunCmd) Run(s streams) error {
 	if err != nil {
 		return fmt.Errorf("%w: kd.console / --console: %v", config.ErrInvalid, err)
 	}
+	if err := launcher.CheckConsole(consoleMode); err != nil {
+		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
 	kd, err := launcher.FindKD(cfg.KD.Path)
 	if err != nil {
 		return err
