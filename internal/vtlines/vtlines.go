@@ -37,6 +37,8 @@
 package vtlines
 
 import (
+	"strings"
+
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -130,22 +132,15 @@ func (r *Renderer) Flush(dst []byte) []byte {
 	return dst
 }
 
-// rowText is row y's text: up to the cursor when the cursor is on it and
-// cursor is true, else without trailing blanks.
+// rowText is row y's text: its cells up to the last one written, and, when
+// cursor is true and the cursor is on the row beyond that, blanks up to the
+// cursor (the space of a prompt that ConPTY sends as a cursor move).
 func (r *Renderer) rowText(y int, cursor bool) string {
 	row := r.rows[y]
-	n := len(row)
-	if !cursor || y != r.y {
-		for n > 0 && row[n-1] == ' ' {
-			n--
-		}
-		return string(row[:n])
+	if !cursor || y != r.y || r.x <= len(row) {
+		return string(row)
 	}
-	s := string(row)
-	for i := len(row); i < r.x; i++ {
-		s += " "
-	}
-	return s
+	return string(row) + strings.Repeat(" ", r.x-len(row))
 }
 
 // stream passes on what the open row gained, while the cursor is on it.
@@ -177,11 +172,14 @@ func (r *Renderer) finish(to int) {
 		text := r.rowText(y, false)
 		shown := r.shown[y]
 		switch {
-		case r.rewritten && y == r.open && !(len(text) >= len(shown) && text[:len(shown)] == shown):
+		case strings.HasPrefix(text, shown):
+			r.out = append(r.out, text[len(shown):]...)
+		case strings.HasPrefix(shown, text):
+			// Only blanks up to the cursor, or erased text, were sent
+			// beyond it.
+		default:
 			r.out = append(r.out, '\r')
 			r.out = append(r.out, text...)
-		case len(text) >= len(shown) && text[:len(shown)] == shown:
-			r.out = append(r.out, text[len(shown):]...)
 		}
 		r.rewritten = false
 		r.shown[y] = text
@@ -202,7 +200,6 @@ func (r *Renderer) moveTo(x, y int) {
 	}
 	r.pending = false
 	if y > r.y {
-		r.stream()
 		r.finish(y)
 	}
 	r.x, r.y = x, y
@@ -218,7 +215,6 @@ func (r *Renderer) lineFeed() {
 		r.wrapped[r.y] = true
 	}
 	r.pending = false
-	r.stream()
 	r.finish(r.height)
 	r.scrollUp(1)
 }
@@ -272,12 +268,10 @@ func (r *Renderer) print(c rune) {
 // lineFeedNoWrapCheck is lineFeed for an autowrap (the row is already marked).
 func (r *Renderer) lineFeedNoWrapCheck() {
 	if r.y < r.height-1 {
-		r.stream()
 		r.finish(r.y + 1)
 		r.y++
 		return
 	}
-	r.stream()
 	r.finish(r.height)
 	r.scrollUp(1)
 }
@@ -373,7 +367,6 @@ func (r *Renderer) csi(cmd ansi.Cmd, params ansi.Params) {
 	case '@': // ICH
 		r.insertChars(arg(0, 1))
 	case 'S': // SU
-		r.stream()
 		r.scrollUp(arg(0, 1))
 	}
 }
