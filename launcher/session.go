@@ -388,7 +388,7 @@ func (s *Session) line(l Line) {
 		case Connected, BreakingIn, Halted, Running:
 			// kd waits for a target it had: the connection broke (a reset
 			// button, a crash without the shutdown text). Like a reboot,
-			// that loses kd's breakpoints (kd-facts 2.5), and kd drops the
+			// that loses kd's breakpoints ("Reboot and shutdown" in docs/kd-protocol.md), and kd drops the
 			// command it was running: its prompt and marker never come, so
 			// keeping it in flight would leave the target halted at the
 			// next prompt with nothing typed.
@@ -488,7 +488,7 @@ func (s *Session) connected() {
 			s.startDisarm()
 		} else {
 			// A new kd attaching cleared whatever an earlier one left
-			// armed (kd-facts 2.3), and the target runs.
+			// armed ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md), and the target runs.
 			s.Stats.StoppedSafe = true
 			s.leave()
 		}

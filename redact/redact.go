@@ -45,11 +45,3 @@ func (x *Redactor) String(s string) string {
 	}
 	return x.r.Replace(s)
 }
-
-// Error returns err's text with every secret masked.
-func (x *Redactor) Error(err error) string {
-	if err == nil {
-		return ""
-	}
-	return x.String(err.Error())
-}

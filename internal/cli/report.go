@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
@@ -27,6 +28,7 @@ type ReportCmd struct {
 	SkipAdd  []string      `sep:"," placeholder:"PATTERNS" help:"Patterns to skip in addition to --skip (e.g. Wdf01000,mydrv!MyAllocWrapper)."`
 	Follow   bool          `help:"Follow a log that kdlaunch run is still writing: redraw the top stacks and the hit rate every --interval until Ctrl+C."`
 	Interval time.Duration `default:"2s" help:"Redraw period for --follow."`
+	LeakFlags
 
 	// For tests: standard input (nil means os.Stdin) and the context
 	// --follow runs under (nil means one cancelled by Ctrl+C only).
@@ -77,6 +79,10 @@ func (c *ReportCmd) Run(s streams) error {
 		}
 	}
 
+	handled, stdin, err := c.runLeaks(stdin, stdout, skip, format)
+	if handled || err != nil {
+		return err
+	}
 	agg := report.NewAggregator()
 	for _, p := range c.Logs {
 		if err := readLog(p, stdin, stderr, agg); err != nil {
@@ -85,6 +91,15 @@ func (c *ReportCmd) Run(s streams) error {
 	}
 	r := agg.Report(skip)
 	opt := report.WriteOptions{Top: c.Top}
+	if format == "folded" || format == "pprof" {
+		// These formats hold allocation stacks only.
+		if n := len(r.BugChecks); n > 0 {
+			fmt.Fprintf(stderr, "report: %d bug checks in the logs, not counted as allocations: --format table or json lists them\n", n)
+		}
+		if r.FreesTotal > 0 {
+			fmt.Fprintf(stderr, "report: %d free stacks in the logs, not counted as allocations: --format table or json lists them\n", r.FreesTotal)
+		}
+	}
 
 	if c.Output == "" || c.Output == "-" {
 		if format == "pprof" && report.IsTerminal(stdout) {
@@ -154,7 +169,7 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	} else {
 		f, err := os.Open(p)
 		if err != nil {
-			return fmt.Errorf("report: open log %s: %w", p, unwrapPath(err))
+			return fmt.Errorf("report: open log %s: %w", p, report.UnwrapPath(err))
 		}
 		defer f.Close()
 		info, err := f.Stat()
@@ -166,12 +181,13 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		}
 		r = f
 	}
-	st, err := stacks.Scan(r, agg.Add)
+	st, err := stacks.ScanNotes(r, agg.Add, agg.Note)
+	agg.EndLog()
 	if errors.Is(err, stacks.ErrBinary) {
 		return fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
 	}
 	if err != nil {
-		return fmt.Errorf("report: read log %s: %w", name, unwrapPath(err))
+		return fmt.Errorf("report: read log %s: %w", name, report.UnwrapPath(err))
 	}
 	agg.AddHits(st.Hits)
 	switch {
@@ -181,15 +197,6 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		fmt.Fprintf(stderr, "report: no stacks in %s (%d lines, %d breakpoint hits): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, st.Lines, st.Hits)
 	}
 	return nil
-}
-
-// unwrapPath drops the *PathError wrapper, whose text repeats the path.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
@@ -208,7 +215,8 @@ func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip})
+	clear := vt.Enable(stdout) // only a terminal that honours ANSI escapes is cleared
+	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip, Clear: &clear})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
