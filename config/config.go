@@ -39,6 +39,7 @@ type KD struct {
 	Log        string   `toml:"log"`
 	FreshLog   bool     `toml:"fresh_log"`
 	Transcript string   `toml:"transcript"`
+	Console    string   `toml:"console"` // Windows: auto (default), pseudo or pipes
 }
 
 // Server is kd's own remote debugging server (-server).

@@ -53,6 +53,7 @@ type RunCmd struct {
 	Quiet          bool            `short:"q" help:"Keep kd's output off the terminal: it still goes to the log and the transcript; kdlaunch's own messages stay on stderr."`
 	Progress       time.Duration   `help:"Where stdout is not a terminal, print a progress line (hits, rate, top culprit) this often; 0 turns it off." default:"5m" placeholder:"D"`
 	DryRun         bool            `help:"Preview, writing nothing and needing no kd: where kd is looked for and which is used, its command line and environment (secrets masked), and what is typed at the connection and at the stop."`
+	Console        string          `help:"Windows: kd's console: auto (a pseudo console where Windows has one, else pipes), pseudo, or pipes (redirected I/O, see microsoft/WinDbg-Feedback issue 393)." placeholder:"MODE"`
 }
 
 // Run starts and supervises kd.
@@ -71,6 +72,13 @@ func (c *RunCmd) Run(s streams) error {
 	arm, disarm, err := plan(cfg, tag)
 	if err != nil {
 		return err
+	}
+	consoleMode, err := launcher.ParseConsoleMode(cfg.KD.Console)
+	if err != nil {
+		return fmt.Errorf("%w: kd.console / --console: %v", config.ErrInvalid, err)
+	}
+	if err := launcher.CheckConsole(consoleMode); err != nil {
+		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
 	}
 	kd, err := launcher.FindKD(cfg.KD.Path)
 	var notFound *launcher.KDNotFoundError
@@ -167,7 +175,7 @@ func (c *RunCmd) Run(s streams) error {
 	stats := &launcher.Stats{Started: time.Now()}
 	lopts := launcher.Options{
 		Spec: func(n int) launcher.Spec {
-			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n)}
+			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n), Console: consoleMode}
 		},
 		Plan:       launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak()},
 		Timing:     timing(cfg),
@@ -267,6 +275,7 @@ func (c *RunCmd) load() (*config.Config, error) {
 	set(&cfg.KD.Log, c.Log)
 	set(&cfg.KD.SymbolPath, c.SymbolPath)
 	set(&cfg.KD.Transcript, c.Transcript)
+	set(&cfg.KD.Console, c.Console)
 	set(&cfg.Server.Transport, c.Server)
 	set(&cfg.Target.Tag, c.Tag)
 	if c.Strategy != "" {
