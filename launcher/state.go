@@ -53,14 +53,14 @@ func (in Input) String() string {
 	return fmt.Sprintf("input(%d)", int(in))
 }
 
-// ErrRefused is returned by Next for an action that must not happen in the
+// RefusedError is returned by Next for an action that must not happen in the
 // current state; the caller then does not do it.
-type ErrRefused struct {
+type RefusedError struct {
 	State State
 	Input Input
 }
 
-func (e *ErrRefused) Error() string {
+func (e *RefusedError) Error() string {
 	return fmt.Sprintf("%s refused while %s", e.Input, e.State)
 }
 
@@ -73,7 +73,7 @@ func Next(s State, in Input) (State, error) {
 		if in == InExit {
 			return Exited, nil
 		}
-		return Exited, &ErrRefused{s, in}
+		return Exited, &RefusedError{s, in}
 	}
 	switch in {
 	case InExit:
@@ -86,7 +86,7 @@ func Next(s State, in Input) (State, error) {
 		// more may be sent.
 		switch in {
 		case InBreakSent, InResumeSent, InCommandSent:
-			return s, &ErrRefused{s, in}
+			return s, &RefusedError{s, in}
 		}
 		return s, nil
 	}
@@ -110,17 +110,17 @@ func Next(s State, in Input) (State, error) {
 		case Connected, Running, BreakingIn:
 			return BreakingIn, nil
 		}
-		return s, &ErrRefused{s, in}
+		return s, &RefusedError{s, in}
 	case InResumeSent:
 		if s == Halted {
 			return Running, nil
 		}
-		return s, &ErrRefused{s, in}
+		return s, &RefusedError{s, in}
 	case InCommandSent:
 		if s == Halted {
 			return Halted, nil
 		}
-		return s, &ErrRefused{s, in}
+		return s, &RefusedError{s, in}
 	}
 	return s, fmt.Errorf("unknown input %d", int(in))
 }

@@ -60,7 +60,7 @@ func TestNext(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("Next(%s, %s) = %s, want %s", tt.from, tt.in, got, tt.want)
 			}
-			var r *ErrRefused
+			var r *RefusedError
 			if refused := errors.As(err, &r); refused != tt.refused {
 				t.Errorf("Next(%s, %s) refused = %v (%v), want %v", tt.from, tt.in, refused, err, tt.refused)
 			}

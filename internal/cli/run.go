@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/internal/statusline"
 	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/launcher"
 	"github.com/kdlaunch/kdlaunch/pooltag"
@@ -129,15 +130,12 @@ func (c *RunCmd) Run(s streams) error {
 		Spec: func(n int) launcher.Spec {
 			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n)}
 		},
-		Plan:       launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy == config.StrategyPoolHitTag},
-		Timing:     timing(cfg),
-		Limits:     launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
-		Restart:    launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
-		Log:        logger,
-		Console:    console,
-		Transcript: tr,
-		Sinks:      launcher.Sinks{Console: console, Transcript: tr, Log: logger.Named("kd"), Redact: red},
-		Redact:     red.String,
+		Plan:    launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy == config.StrategyPoolHitTag},
+		Timing:  timing(cfg),
+		Limits:  launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
+		Restart: launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
+		Sinks: launcher.Sinks{Console: console, Transcript: tr, Log: logger, Redact: red,
+			Status: func(sn launcher.Snapshot) { console.Status(statusline.Text(sn)) }},
 	}
 	if tag != nil && cfg.Target.Strategy == config.StrategySpecialPool {
 		opts.Plan.Check = liveCheck(*tag, console, stats)
@@ -192,7 +190,7 @@ func (c *RunCmd) Run(s streams) error {
 		if errors.Is(err, context.Canceled) {
 			return &ExitError{Code: 130, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
 		}
-		return errors.New(red.String(err.Error()))
+		return red.Wrap(err)
 	}
 	return nil
 }
