@@ -251,6 +251,7 @@ type Action struct {
 	D       time.Duration
 	Level   hclog.Level // ActNote
 	Text    string      // ActNote, ActTrace
+	State   State       // ActTrace of a state change: the new state
 	Output  []string    // ActAnswer
 	Result  Result      // ActFinish
 }
@@ -294,9 +295,10 @@ func (a Action) String() string {
 // shorten keeps a table cell readable: the start of a message is what says
 // which one it is.
 func shorten(s string) string {
-	if i := strings.IndexAny(s, ":;("); i > 20 {
-		s = s[:i]
+	if i := strings.IndexAny(s[min(20, len(s)):], ":;("); i >= 0 {
+		s = s[:20+i]
 	}
+	s = strings.TrimSpace(s)
 	if len(s) > 70 {
 		s = s[:67] + "..."
 	}

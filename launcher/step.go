@@ -78,7 +78,7 @@ func (s *stepper) move(in Input) bool {
 		return false
 	}
 	if next != s.m.State {
-		s.do(Action{Kind: ActTrace, Text: fmt.Sprintf("state %s -> %s (%s)", s.m.State, next, in)})
+		s.do(Action{Kind: ActTrace, State: next, Text: fmt.Sprintf("state %s -> %s (%s)", s.m.State, next, in)})
 		s.m.State = next
 		s.m.Since = s.now
 	}
