@@ -203,4 +203,3 @@ func (k *miniKD) snapshot() (lines, whileRun []string, armed, running bool, brea
 	defer k.mu.Unlock()
 	return append([]string(nil), k.lines...), append([]string(nil), k.whileRun...), k.armed, k.running, k.breaks
 }
-
