@@ -90,6 +90,7 @@ type Counters struct {
 	Reconnects  int
 	StoppedSafe bool
 	Checked     bool // the live check ran (in this or an earlier incarnation)
+	Braked      bool // the hit-rate brake cleared the breakpoint: it is not armed again, even after a reboot
 	Started     time.Time
 }
 

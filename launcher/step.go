@@ -195,6 +195,7 @@ func (s *stepper) targetGone(why string) {
 	s.m.WaitedSince = s.now
 	if s.m.Phase == PhaseStopping {
 		s.note(hclog.Info, why+"; nothing is left armed, so kdlaunch leaves kd now")
+		s.m.StoppedSafe = true
 		s.leave()
 		return
 	}
@@ -221,6 +222,18 @@ func (s *stepper) connected() {
 		}
 		return
 	}
+	if s.m.Braked {
+		// The rate brake cleared the breakpoint for good: a reboot (which
+		// cleared kd's breakpoints anyway) must not bring it back, or the
+		// hits that tripped the brake would halt the server again.
+		s.note(hclog.Info, "target connected; the hit-rate brake is on, so the breakpoint stays cleared")
+		s.m.Phase = PhaseSupervising
+		if s.m.Halting {
+			s.m.Queue = []Command{{Text: "g", Purpose: PurposeResume}}
+			s.startTimer(TimerBreak, s.m.Timing.BreakTimeout)
+		}
+		return
+	}
 	s.note(hclog.Info, "target connected")
 	s.m.Phase = PhaseArming
 	s.m.Queue = s.armQueue()
@@ -242,6 +255,7 @@ func (s *stepper) hit() {
 		if r := hitRate(s.m.HitTimes, s.m.Started, s.now, lim.RateWindow); r > lim.MaxRate {
 			s.note(hclog.Warn, fmt.Sprintf("hit rate %.1f/s is above max_rate %.1f/s: every hit halts the target, so the breakpoint is cleared and the target resumed; the hunt continues without it", r, lim.MaxRate))
 			s.m.Phase = PhaseDisarming
+			s.m.Braked = true
 			s.m.Queue = s.disarmQueue()
 			s.startDisarm()
 		}

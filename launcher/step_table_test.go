@@ -50,6 +50,7 @@ var (
 	noResume  mod = func(m *Machine) { m.Timing.ResumeOnHalt = false }
 	giveUp    mod = func(m *Machine) { m.Timing.GiveUpOnBreak = true }
 	poolHit   mod = func(m *Machine) { m.Plan.HitOnBreak = true }
+	braked    mod = func(m *Machine) { m.Braked = true; m.Armed = false }
 	unchecked mod = func(m *Machine) {
 		m.Checked = false
 		m.Plan.Check = []Command{{Text: script.SpecialPoolTagQuery, Done: func([]string) {}}}
@@ -158,6 +159,8 @@ func describe(m Machine) string {
 	flag(m.BreakAsked, "break asked")
 	flag(m.HitBreak, "pool hit")
 	flag(m.Lost, "transport lost")
+	flag(m.Braked, "rate brake on")
+	flag(m.StoppedSafe, "stopped safely")
 	flag(m.BreakTries > 0, fmt.Sprintf("%d breaks sent", m.BreakTries))
 	flag(m.StopResumes > 0, fmt.Sprintf("%d stop resumes", m.StopResumes))
 	flag(m.BacklogWaits > 0, fmt.Sprintf("%d backlog waits", m.BacklogWaits))
@@ -263,7 +266,13 @@ var table = []struct {
 		{"--max-hits reached: the safe stop begins with a break", given(Running, PhaseSupervising, hits(4), maxHits(5)), evHit,
 			[]string{"info: reached --max-hits 5", "break in (attempt 1)", "start break timer 2s"}, "breaking in, stopping, armed, break asked, 1 breaks sent, queue bc *; g"},
 		{"hit rate above max_rate: the rate brake clears the breakpoint, the hunt goes on without it", given(Running, PhaseSupervising, rateLimit), evHit,
-			[]string{"warn: hit rate 1.6/s is above max_rate 1.0/s", "break in (attempt 1)", "start break timer 2s"}, "breaking in, disarming, armed, break asked, 1 breaks sent, queue bc *; g"},
+			[]string{"warn: hit rate 1.6/s is above max_rate 1.0/s", "break in (attempt 1)", "start break timer 2s"}, "breaking in, disarming, armed, break asked, rate brake on, 1 breaks sent, queue bc *; g"},
+		{"the rate brake survives a reboot: the breakpoint is not armed again, nothing is typed", given(Waiting, PhaseSupervising, braked), evConnected,
+			[]string{"info: target connected; the hit-rate brake is on, so the breakpoint stays..."}, "connected, supervising, rate brake on"},
+		{"after a reboot with the rate brake on, an initial breakpoint is only resumed", given(Waiting, PhaseSupervising, braked), evInitial,
+			[]string{"info: target connected; the hit-rate brake is on, so the breakpoint stays...", "start break timer 2s"}, "connected, supervising, halting, rate brake on, queue g"},
+		{"a stop after the rate brake: nothing armed, the target runs; the stop is safe", given(Running, PhaseSupervising, braked), evStop,
+			[]string{"info: stop requested: stopping safely", "leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, rate brake on, stopped safely"},
 		{"the rate brake's g: the target runs with nothing armed", given(Halted, PhaseDisarming, queue("g")), evPrompt,
 			[]string{`type "g" (resume)`}, "running, supervising"},
 		{"the target halted by itself: a prompt follows, so no break", given(Running, PhaseSupervising), evBreakExc,
@@ -297,7 +306,9 @@ var table = []struct {
 	}},
 	{"The safe stop", []row{
 		{"stop while waiting, nothing armed: leave kd at once", given(Waiting, PhaseArming), evStop,
-			[]string{"info: stop requested: stopping safely", "leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping"},
+			[]string{"info: stop requested: stopping safely", "leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, stopped safely"},
+		{"stop just after an initial breakpoint was announced: resume it first, or kd would leave it frozen", given(Connected, PhaseArming, halting, queue("bp x", "g"), timers(TimerSettle)), evStop,
+			[]string{"info: stop requested: stopping safely", "stop settle timer", "start break timer 2s"}, "connected, stopping, halting, queue bc *; g"},
 		{"stop while armed and running: break in to clear", given(Running, PhaseSupervising), evStop,
 			[]string{"info: stop requested: stopping safely", "break in (attempt 1)", "start break timer 2s"}, "breaking in, stopping, armed, break asked, 1 breaks sent, queue bc *; g"},
 		{"stop at a prompt: clear at once", given(Halted, PhaseSupervising, noResume), evStop,
@@ -309,7 +320,7 @@ var table = []struct {
 		{"the stop's g: watch the target for the leave grace before leaving", given(Halted, PhaseStopping, armed, queue("g")), evPrompt,
 			[]string{`type "g" (resume)`, "start leave timer 500ms"}, "running, stopping, 1 stop resumes"},
 		{"the target stayed running through the grace: leave, the stop was safe", given(Running, PhaseStopping, resumes(1), timers(TimerLeave)), fires(TimerLeave),
-			[]string{"leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, 1 stop resumes"},
+			[]string{"leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, stopped safely, 1 stop resumes"},
 		{"queued break during stop: the target halts again right after g; clear and resume again", given(Running, PhaseStopping, resumes(1), halting, timers(TimerLeave)), evPrompt,
 			[]string{`type "bc *" (disarm) + marker`}, `halted, stopping, 1 stop resumes, in flight "bc *", queue g`},
 		{"the second g of the stop: said once", given(Halted, PhaseStopping, resumes(1), queue("g")), evPrompt,
@@ -317,9 +328,9 @@ var table = []struct {
 		{"the target halts after every g: after 5 resumes leave anyway, and say it may be halted", given(Halted, PhaseStopping, resumes(maxStopResumes), queue("g")), evPrompt,
 			[]string{`type "g" (resume)`, "warn: the target halted again after each of 5 resumes", "leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, 6 stop resumes"},
 		{"reboot during the stop: nothing is left armed, leave now rather than wait for the boot", given(BreakingIn, PhaseStopping, armed, asked, tries(1), queue("bc *", "g"), timers(TimerBreak)), evShutdown,
-			[]string{"stop break timer", "info: the target is rebooting", "leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, 1 breaks sent"},
+			[]string{"stop break timer", "info: the target is rebooting", "leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, stopped safely, 1 breaks sent"},
 		{"a stopping incarnation meets a target: a new kd attaching cleared the old breakpoints; leave", given(Waiting, PhaseStopping), evConnected,
-			[]string{"leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping"},
+			[]string{"leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, stopped safely"},
 		{"a stopping incarnation meets an initial breakpoint: resume it before leaving, or it stays frozen", given(Waiting, PhaseStopping), evInitial,
 			[]string{"start break timer 2s"}, "connected, stopping, halting, queue bc *; g"},
 		{"kd does not leave after CTRL+B ENTER: kill it", given(Stopping, PhaseStopping, timers(TimerStop)), fires(TimerStop),

@@ -15,7 +15,10 @@ func (s *stepper) requestStop(why string) {
 	s.note(hclog.Info, why+": stopping safely (break in, bc *, g, leave kd with the target running)")
 	s.m.Phase = PhaseStopping
 	s.stopTimer(TimerSettle)
-	if !s.m.Armed && s.m.Flight == nil && s.m.State != Halted && s.m.State != BreakingIn {
+	if !s.m.Armed && !s.m.Halting && s.m.Flight == nil && s.m.State != Halted && s.m.State != BreakingIn {
+		// Nothing armed and the target not halted (nor about to halt): it
+		// is left as it was, and that is a safe stop too.
+		s.m.StoppedSafe = true
 		s.leave()
 		return
 	}

@@ -116,6 +116,7 @@ type Stats struct {
 	hitTimes    []time.Time
 	StoppedSafe bool // the last stop cleared breakpoints and resumed the target
 	checked     bool // the live check ran (in this or an earlier incarnation)
+	braked      bool // the hit-rate brake fired: nothing is armed again this run
 }
 
 // Rate is hits per second over the last window.
