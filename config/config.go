@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // Config is one lab/target: how to start kd, how to reach the target, what to
@@ -49,12 +51,12 @@ type Server struct {
 
 // Target is the machine under test and what to look for on it.
 type Target struct {
-	Connection     string   `toml:"connection"`
-	Key            string   `toml:"key"`
-	HostIP         string   `toml:"host_ip"`
-	Tag            string   `toml:"tag"`
-	Strategy       string   `toml:"strategy"`
-	ConnectTimeout Duration `toml:"connect_timeout"`
+	Connection     string          `toml:"connection"`
+	Key            string          `toml:"key"`
+	HostIP         string          `toml:"host_ip"`
+	Tag            string          `toml:"tag"`
+	Strategy       script.Strategy `toml:"strategy"`
+	ConnectTimeout Duration        `toml:"connect_timeout"`
 }
 
 // Script is what is typed into kd once the target is halted.
@@ -73,17 +75,17 @@ type Limits struct {
 
 // Supervise tunes break-in, command and restart behaviour.
 type Supervise struct {
-	Settle          Duration `toml:"settle"`
-	BreakTimeout    Duration `toml:"break_timeout"`
-	BreakRetries    int      `toml:"break_retries"`
-	OnBreakFailure  string   `toml:"on_break_failure"`
-	CommandTimeout  Duration `toml:"command_timeout"`
-	StopTimeout     Duration `toml:"stop_timeout"`
-	MaxRestarts     int      `toml:"max_restarts"`
-	BackoffInitial  Duration `toml:"backoff_initial"`
-	BackoffMax      Duration `toml:"backoff_max"`
-	HealthyAfter    Duration `toml:"healthy_after"`
-	UnexpectedHalts string   `toml:"on_unexpected_halt"`
+	Settle          Duration       `toml:"settle"`
+	BreakTimeout    Duration       `toml:"break_timeout"`
+	BreakRetries    int            `toml:"break_retries"`
+	OnBreakFailure  BreakFailure   `toml:"on_break_failure"`
+	CommandTimeout  Duration       `toml:"command_timeout"`
+	StopTimeout     Duration       `toml:"stop_timeout"`
+	MaxRestarts     int            `toml:"max_restarts"`
+	BackoffInitial  Duration       `toml:"backoff_initial"`
+	BackoffMax      Duration       `toml:"backoff_max"`
+	HealthyAfter    Duration       `toml:"healthy_after"`
+	UnexpectedHalts UnexpectedHalt `toml:"on_unexpected_halt"`
 }
 
 // Duration is a time.Duration written as "90s", "2h" or "1h30m" in TOML.
@@ -114,11 +116,49 @@ func ParseDuration(s string) (time.Duration, error) {
 	return v, nil
 }
 
-// Strategies for catching the allocations (issue: target-side setup).
+// BreakFailure is what kdlaunch does when a break-in gets no prompt after
+// every retry (supervise.on_break_failure).
+type BreakFailure string
+
+// Break failure policies.
 const (
-	StrategySpecialPool = "special-pool"
-	StrategyPoolHitTag  = "pool-hit-tag"
+	BreakFailureWait   BreakFailure = "wait"    // keep waiting for the target
+	BreakFailureGiveUp BreakFailure = "give-up" // stop kd and exit
 )
+
+// UnmarshalText reads the policy from a config file.
+func (p *BreakFailure) UnmarshalText(b []byte) error {
+	if v := BreakFailure(b); !v.Valid() {
+		return fmt.Errorf("on_break_failure %q: use %q or %q", b, BreakFailureWait, BreakFailureGiveUp)
+	}
+	*p = BreakFailure(b)
+	return nil
+}
+
+// Valid reports whether p is one of the policies.
+func (p BreakFailure) Valid() bool { return p == BreakFailureWait || p == BreakFailureGiveUp }
+
+// UnexpectedHalt is what kdlaunch does when the target halts by itself, not
+// at the breakpoint (supervise.on_unexpected_halt).
+type UnexpectedHalt string
+
+// Unexpected halt policies.
+const (
+	HaltResume UnexpectedHalt = "resume" // type g: the server keeps running
+	HaltStay   UnexpectedHalt = "stay"   // leave it halted for a person
+)
+
+// UnmarshalText reads the policy from a config file.
+func (p *UnexpectedHalt) UnmarshalText(b []byte) error {
+	if v := UnexpectedHalt(b); !v.Valid() {
+		return fmt.Errorf("on_unexpected_halt %q: use %q or %q", b, HaltResume, HaltStay)
+	}
+	*p = UnexpectedHalt(b)
+	return nil
+}
+
+// Valid reports whether p is one of the policies.
+func (p UnexpectedHalt) Valid() bool { return p == HaltResume || p == HaltStay }
 
 // Defaults.
 const (
@@ -145,20 +185,20 @@ func Default() *Config {
 	return &Config{
 		KD:     KD{Log: DefaultLog},
 		Server: Server{Transport: DefaultTransport},
-		Target: Target{Connection: DefaultConnection, Strategy: StrategySpecialPool},
+		Target: Target{Connection: DefaultConnection, Strategy: script.StrategySpecialPool},
 		Limits: Limits{RateWindow: Duration{10 * time.Second}},
 		Supervise: Supervise{
 			Settle:          Duration{time.Second},
 			BreakTimeout:    Duration{5 * time.Second},
 			BreakRetries:    5,
-			OnBreakFailure:  "wait",
+			OnBreakFailure:  BreakFailureWait,
 			CommandTimeout:  Duration{5 * time.Minute},
 			StopTimeout:     Duration{30 * time.Second},
 			MaxRestarts:     5,
 			BackoffInitial:  Duration{time.Second},
 			BackoffMax:      Duration{time.Minute},
 			HealthyAfter:    Duration{2 * time.Minute},
-			UnexpectedHalts: "resume",
+			UnexpectedHalts: HaltResume,
 		},
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 func writeFile(t *testing.T, body string, mode os.FileMode) string {
@@ -148,7 +150,7 @@ func TestValidate(t *testing.T) {
 		{"pipe connection", func(c *Config) { c.Target.Connection = `com:pipe,port=\\.\pipe\com_1,resets=0,reconnect` }, ""},
 		{"usb", func(c *Config) { c.Target.Connection = "usb:targetname=box" }, ""},
 		{"strategy", func(c *Config) { c.Target.Strategy = "magic" }, "target.strategy"},
-		{"pool-hit-tag needs tag", func(c *Config) { c.Target.Strategy = StrategyPoolHitTag }, "needs a tag"},
+		{"pool-hit-tag needs tag", func(c *Config) { c.Target.Strategy = script.StrategyPoolHitTag }, "needs a tag"},
 		{"on_break_failure", func(c *Config) { c.Supervise.OnBreakFailure = "panic" }, "on_break_failure"},
 		{"on_unexpected_halt", func(c *Config) { c.Supervise.UnexpectedHalts = "x" }, "on_unexpected_halt"},
 		{"max hits", func(c *Config) { c.Limits.MaxHits = -1 }, "max_hits"},

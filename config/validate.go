@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // ErrInvalid is wrapped by every validation error, so callers can tell a bad
@@ -21,11 +23,9 @@ func invalid(format string, a ...any) error {
 }
 
 var (
-	reEnvName    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_().]*$`)
-	reConnection = regexp.MustCompile(`^(com|net|usb|1394):\S*$`)
-	reTransport  = regexp.MustCompile(`^(npipe|tcp|com|spipe|ssl):\S+$`)
-	reNetKey     = regexp.MustCompile(`(?i)(?:^|[,:])key=([^,]+)`)
-	rePassword   = regexp.MustCompile(`(?i)(?:^|[,:])password=`)
+	reEnvName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_().]*$`)
+	reTransport = regexp.MustCompile(`^(npipe|tcp|com|spipe|ssl):\S+$`)
+	rePassword  = regexp.MustCompile(`(?i)(?:^|[,:])password=`)
 )
 
 // Validate checks every value before any of it reaches kd's command line,
@@ -37,7 +37,7 @@ func (c *Config) Validate() error {
 		"kd.path": c.KD.Path, "kd.symbol_path": c.KD.SymbolPath, "kd.log": c.KD.Log, "kd.transcript": c.KD.Transcript,
 		"server.transport": c.Server.Transport, "server.password": c.Server.Password, "server.client_file": c.Server.ClientFile,
 		"target.connection": c.Target.Connection, "target.key": c.Target.Key, "target.host_ip": c.Target.HostIP,
-		"target.tag": c.Target.Tag, "target.strategy": c.Target.Strategy,
+		"target.tag": c.Target.Tag,
 	}
 	for i, a := range c.KD.Args {
 		strs[fmt.Sprintf("kd.args[%d]", i)] = a
@@ -76,40 +76,32 @@ func (c *Config) Validate() error {
 	if p := c.Server.Password; p != "" && strings.ContainsAny(p, ",=\" ") {
 		return invalid("server.password must not contain commas, '=', quotes or spaces: kd reads them as part of the transport string")
 	}
-	if !reConnection.MatchString(c.Target.Connection) {
-		return invalid("target.connection %q: use com:port=com1,baud=115200, net:port=N,key=K, com:pipe,port=\\\\.\\pipe\\NAME,resets=0,reconnect or usb:targetname=NAME, without spaces", c.Target.Connection)
+	conn, err := script.ParseConnection(c.Target.Connection)
+	if err != nil {
+		return fmt.Errorf("%w: target.connection: %w", ErrInvalid, err)
 	}
-	if strings.HasPrefix(c.Target.Connection, "net:") && reNetKey.FindStringSubmatch(c.Target.Connection) == nil && c.Target.Key == "" {
-		return invalid("target.connection %q has no key: add key=K (the key bcdedit printed on the target) or set target.key", c.Target.Connection)
-	}
-	if err := numericParams("target.connection", c.Target.Connection, "port", "net:"); err != nil {
-		return err
-	}
-	if err := numericParams("target.connection", c.Target.Connection, "baud", "com:"); err != nil {
-		return err
+	if conn.Kind == script.KindNet && conn.Key == "" && c.Target.Key == "" {
+		return invalid("target.connection %q has no key: add key=K (the key bcdedit printed on the target) or set target.key", conn.Redacted("***"))
 	}
 	for _, scheme := range []string{"tcp:", "ssl:"} {
 		if err := numericParams("server.transport", c.Server.Transport, "port", scheme); err != nil {
 			return err
 		}
 	}
-	switch c.Target.Strategy {
-	case StrategySpecialPool, StrategyPoolHitTag:
-	default:
-		return invalid("target.strategy %q: use %q (the default) or %q", c.Target.Strategy, StrategySpecialPool, StrategyPoolHitTag)
+	if err := plainValue("target.strategy", string(c.Target.Strategy)); err != nil {
+		return err
 	}
-	if c.Target.Strategy == StrategyPoolHitTag && c.Target.Tag == "" {
-		return invalid("target.strategy %q needs a tag: give --tag TAG", StrategyPoolHitTag)
+	if !c.Target.Strategy.Valid() {
+		return invalid("target.strategy %q: use %q (the default) or %q", c.Target.Strategy, script.StrategySpecialPool, script.StrategyPoolHitTag)
 	}
-	switch c.Supervise.OnBreakFailure {
-	case "wait", "give-up":
-	default:
-		return invalid("supervise.on_break_failure %q: use \"wait\" or \"give-up\"", c.Supervise.OnBreakFailure)
+	if c.Target.Strategy == script.StrategyPoolHitTag && c.Target.Tag == "" {
+		return invalid("target.strategy %q needs a tag: give --tag TAG", script.StrategyPoolHitTag)
 	}
-	switch c.Supervise.UnexpectedHalts {
-	case "resume", "stay":
-	default:
-		return invalid("supervise.on_unexpected_halt %q: use \"resume\" or \"stay\"", c.Supervise.UnexpectedHalts)
+	if !c.Supervise.OnBreakFailure.Valid() {
+		return invalid("supervise.on_break_failure %q: use %q or %q", c.Supervise.OnBreakFailure, BreakFailureWait, BreakFailureGiveUp)
+	}
+	if !c.Supervise.UnexpectedHalts.Valid() {
+		return invalid("supervise.on_unexpected_halt %q: use %q or %q", c.Supervise.UnexpectedHalts, HaltResume, HaltStay)
 	}
 	if c.Limits.MaxHits < 0 {
 		return invalid("limits.max_hits %d: must be 0 (no limit) or more", c.Limits.MaxHits)
@@ -175,20 +167,31 @@ func (c *Config) NetKey() string {
 	if c.Target.Key != "" {
 		return c.Target.Key
 	}
-	if m := reNetKey.FindStringSubmatch(c.Target.Connection); m != nil {
+	if conn, err := script.ParseConnection(c.Target.Connection); err == nil {
+		return conn.Key
+	}
+	return rawNetKey(c.Target.Connection)
+}
+
+// rawNetKey finds key=K in a connection string kd's grammar refused, so that
+// even a bad one's key is masked.
+func rawNetKey(conn string) string {
+	if m := reRawKey.FindStringSubmatch(conn); m != nil {
 		return m[1]
 	}
 	return ""
 }
 
-// Connection is the -k value, with target.key added to a net: connection
-// that lacks one.
+var reRawKey = regexp.MustCompile(`(?i)(?:^|[,:])key=([^,]+)`)
+
+// ConnectionString is the -k value, with target.key added to a net:
+// connection that lacks one.
 func (c *Config) ConnectionString() string {
-	conn := c.Target.Connection
-	if strings.HasPrefix(conn, "net:") && c.Target.Key != "" && reNetKey.FindStringSubmatch(conn) == nil {
-		conn += ",key=" + c.Target.Key
+	conn, err := script.ParseConnection(c.Target.Connection)
+	if err != nil {
+		return c.Target.Connection // Validate refuses it
 	}
-	return conn
+	return conn.WithKey(c.Target.Key).String()
 }
 
 // Secrets are the values that must never appear in any output.
@@ -205,7 +208,7 @@ func (c *Config) Secrets() []string {
 
 // HasSecret reports whether the file itself holds a secret.
 func (c *Config) HasSecret() bool {
-	return c.Server.Password != "" || c.Target.Key != "" || reNetKey.MatchString(c.Target.Connection)
+	return c.Server.Password != "" || c.Target.Key != "" || rawNetKey(c.Target.Connection) != ""
 }
 
 // PermissionWarning returns a one-line warning when the config file holds a

@@ -14,15 +14,15 @@ type arch struct {
 	formats       map[string]bool
 	nArgs         int // "Args to Child" columns in kb
 
-	connectedLine string // kd-facts 3.1
+	connectedLine string // "Banners and connection lines" in docs/kd-protocol.md
 	kernelLine    string
 	builtByLine   string
 	kernelBase    string
 
-	// kd-facts 3.2: where a CTRL+C/CTRL+BREAK break-in lands.
+	// "Break-in and the break box" in docs/kd-protocol.md: where a CTRL+C/CTRL+BREAK break-in lands.
 	breakSym  string
 	breakAddr uint64
-	// kd-facts 4.2: where a PoolHitTag int 3 lands (name invented, shape real).
+	// "PoolHitTag and the allocators" in docs/kd-protocol.md: where a PoolHitTag int 3 lands (name invented, shape real).
 	poolHitSym  string
 	poolHitAddr uint64
 
@@ -54,7 +54,7 @@ var archs = map[string]*arch{
 		drvBase:       0xfffff8016a000000,
 		drvStride:     0x100000,
 		symbols: map[string]uint64{
-			"nt!mmallocatespecialpool":          0xfffff8011e2a3b40, // brief / kd-facts 4.3
+			"nt!mmallocatespecialpool":          0xfffff8011e2a3b40, // brief / "PoolHitTag and the allocators" in docs/kd-protocol.md
 			"nt!mmspecialpooltag":               0xfffff8011e5c3a10,
 			"nt!mmspecialpoolcatchoverruns":     0xfffff8011e5c3a14,
 			"nt!mispecialpoolenabled":           0xfffff8011e5c3a18,
@@ -135,7 +135,7 @@ func (a *arch) addr(v uint64) string {
 	return fmt.Sprintf("%08x", uint32(v))
 }
 
-// disasmLine is the instruction line after "sym:" (kd-facts 3.2, 3.4).
+// disasmLine is the instruction line after "sym:" ("Break-in and the break box" in docs/kd-protocol.md, 3.4).
 func (a *arch) disasmLine(addr uint64, text string) string {
 	return a.addr(addr) + " " + text
 }

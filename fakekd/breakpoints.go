@@ -7,7 +7,7 @@ import (
 )
 
 // breakpoint is one kd breakpoint. kd keeps at most 32 in kernel mode
-// (kd-facts 2.4); the fake does not enforce that.
+// ("Breakpoint hits" in docs/kd-protocol.md); the fake does not enforce that.
 type breakpoint struct {
 	id       int
 	expr     string // what was typed, for deferred breakpoints
@@ -21,7 +21,7 @@ type breakpoint struct {
 }
 
 // allocFuncs are the breakpoint targets the simulated target reaches: the
-// special pool allocator and the public allocators above it (kd-facts 4.3).
+// special pool allocator and the public allocators above it ("PoolHitTag and the allocators" in docs/kd-protocol.md).
 var allocFuncs = map[string]bool{
 	"nt!mmallocatespecialpool": true,
 	"nt!exallocatepoolwithtag": true,
@@ -111,7 +111,7 @@ func (t *bpTable) firstHit() *breakpoint {
 	return nil
 }
 
-// blLines formats bl in kd's kernel layout (kd-facts 2.3):
+// blLines formats bl in kd's kernel layout ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md):
 //
 //	0 e Disable Clear  fffff801`1e2a3b40     0001 (0001) nt!MmAllocateSpecialPool
 //

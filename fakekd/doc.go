@@ -1,7 +1,7 @@
 // Package fakekd is a kd.exe look-alike used by kdlaunch's tests and demo.
 //
 // It prints what the real kernel debugger prints (the strings come from
-// /work/shared/reference/kd-facts.md, cited by section as "kd-facts N.N"),
+// docs/kd-protocol.md, cited by its section titles),
 // accepts the few commands kdlaunch sends, and simulates a target that
 // allocates special pool so breakpoints on nt!MmAllocateSpecialPool hit.
 // Everything it is asked to do, and every mistake a driver makes (commands

@@ -8,7 +8,7 @@ import (
 )
 
 // dbgPrints are DbgPrint lines the simulated drivers emit between hits
-// (FAKEKD_NOISE): real logs interleave them with stacks (kd-facts 3.5).
+// (FAKEKD_NOISE): real logs interleave them with stacks ("Stack layouts" in docs/kd-protocol.md).
 var dbgPrints = []string{
 	"leakydrv: LeakyDispatchWrite: queued 0x40 bytes",
 	"netfltx: FilterReceive: 3 NBLs indicated",
@@ -36,7 +36,7 @@ func (m *machine) tick() {
 }
 
 // hit prints what kd prints when an allocation stops the target, then runs
-// the breakpoint's command string (kd-facts 2.4, 3.4, 4.2).
+// the breakpoint's command string ("Breakpoint hits" in docs/kd-protocol.md, 3.4, 4.2).
 func (m *machine) hit() {
 	m.hitsThisProcess++
 	m.hitsSinceReboot++
@@ -73,7 +73,7 @@ func (m *machine) hit() {
 	tag := uint64(m.specialPoolTag())
 	switch fn {
 	case "nt!mmallocatespecialpool":
-		// ReactOS prototype (kd-facts 4.3): (NumberOfBytes, Tag, PoolType, SpecialType).
+		// ReactOS prototype ("PoolHitTag and the allocators" in docs/kd-protocol.md): (NumberOfBytes, Tag, PoolType, SpecialType).
 		top = append(top, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x3a1"})
 		args = []uint64{size, tag, 0x200}
 	case "nt!exallocatepool2":
@@ -114,7 +114,7 @@ func (m *machine) crashDue() bool {
 // driver's stack, registers holding the allocator's arguments.
 func (m *machine) haltAt(top []FrameDef, sd StackDef, sym string, ip uint64, disasm string, args []uint64) haltInfo {
 	defs := append(append([]FrameDef{}, top...), sd.Frames...)
-	// x86 passes arguments on the stack, so kb shows them (kd-facts 3.5,
+	// x86 passes arguments on the stack, so kb shows them ("Stack layouts" in docs/kd-protocol.md,
 	// 4.4); x64's home area is not reliable, so random values stay there.
 	var first []uint64
 	if !m.a.ptr64 {
@@ -133,8 +133,8 @@ func (m *machine) haltAt(top []FrameDef, sd StackDef, sym string, ip uint64, dis
 }
 
 // regsAt makes a register set for a halt. On x64 the first four integer
-// arguments are in rcx, rdx, r8, r9 (kd-facts 3.5), so `r rdx` shows the tag
-// at a MmAllocateSpecialPool breakpoint as kd-facts 4.4 suggests.
+// arguments are in rcx, rdx, r8, r9 ("Stack layouts" in docs/kd-protocol.md), so `r rdx` shows the tag
+// at a MmAllocateSpecialPool breakpoint as "Breakpoint hits" in docs/kd-protocol.md suggests.
 func (m *machine) regsAt(ip uint64, frames []frame, args []uint64) []reg {
 	arg := func(i int) uint64 {
 		if i < len(args) {

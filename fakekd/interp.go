@@ -33,7 +33,7 @@ func (m *machine) typedLine(line string) {
 // execList runs a semicolon-separated command list. It returns true when a
 // command ended the list: one that resumes the target ("Any command that
 // resumes program execution ... ends the execution of the command list",
-// kd-facts 2.4), reboots it, or quits.
+// "Breakpoint hits" in docs/kd-protocol.md), reboots it, or quits.
 func (m *machine) execList(text string) bool {
 	for _, c := range splitCommands(text) {
 		if c == "" {
@@ -54,7 +54,7 @@ func (m *machine) exec(c string) bool {
 		m.resume()
 		return true
 	case word == "q" || word == "qq":
-		// kd-facts 2.3: q "ends the debugging session. The target computer
+		// "Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md: q "ends the debugging session. The target computer
 		// remains locked."
 		m.out.line(quitLine)
 		m.st.Target = targetLocked
@@ -125,7 +125,7 @@ func (m *machine) cmdBp(word, rest string) {
 	b := &breakpoint{expr: a.address, command: a.command, hasCmd: a.hasCmd, enabled: true, oneShot: a.oneShot}
 	b.sym, b.addr, b.resolved = m.resolve(a.address)
 	if !b.resolved && word[:2] == "bp" {
-		// kd-facts 2.4: an unresolvable bp "is automatically converted to a
+		// "Breakpoint hits" in docs/kd-protocol.md: an unresolvable bp "is automatically converted to a
 		// bu breakpoint".
 		m.out.line(fmt.Sprintf(deferredFmt, a.address))
 	}
@@ -208,7 +208,7 @@ func (m *machine) symbolAt(v uint64) string {
 	return ""
 }
 
-// cmdStack prints the current stack (kd-facts 3.5). "kb 5" limits frames.
+// cmdStack prints the current stack ("Stack layouts" in docs/kd-protocol.md). "kb 5" limits frames.
 func (m *machine) cmdStack(word, rest string) {
 	max := 0
 	if rest != "" {
@@ -223,7 +223,7 @@ func (m *machine) cmdStack(word, rest string) {
 		for _, f := range m.halt.frames {
 			if strings.HasPrefix(f.site, "avscan+") {
 				// kd loads symbols while it walks the stack, so the
-				// error comes before the stack (kd-facts 3.1).
+				// error comes before the stack ("Banners and connection lines" in docs/kd-protocol.md).
 				m.out.line(avscanSymbolErr)
 				m.symErrShown = true
 				break
@@ -276,7 +276,7 @@ func (m *machine) cmdDd(rest string) {
 }
 
 // cmdEd writes dwords: "ed nt!PoolHitTag 3261654c" or "ed nt!poolhittag ' cbA'"
-// (kd-facts 4.2). Writing PoolHitTag arms or (with 0) disarms the tag break.
+// ("PoolHitTag and the allocators" in docs/kd-protocol.md). Writing PoolHitTag arms or (with 0) disarms the tag break.
 func (m *machine) cmdEd(rest string) {
 	expr, valText, _ := strings.Cut(strings.TrimSpace(rest), " ")
 	valText = strings.TrimSpace(valText)

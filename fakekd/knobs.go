@@ -207,7 +207,7 @@ func (k *knobReader) duration(name string, def time.Duration) time.Duration {
 
 // tag reads a pool tag either as the hex number kd and the registry show
 // (0x206b6444) or as the four characters a driver passes ("Ddk "), which are
-// stored little-endian (kd-facts 4.1: 'Fred' is 0x64657246).
+// stored little-endian ("Special pool and PoolTag" in docs/kd-protocol.md: 'Fred' is 0x64657246).
 func (k *knobReader) tag(name string, def uint32) uint32 {
 	v := k.getenv(name)
 	if strings.TrimSpace(v) == "" {

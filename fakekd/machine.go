@@ -140,7 +140,7 @@ func (m *machine) poolHitTag() uint32 { return m.mem[m.a.symbolAddr("nt!PoolHitT
 
 func (m *machine) specialPoolTag() uint32 { return m.mem[m.a.symbolAddr("nt!MmSpecialPoolTag")] }
 
-// poolHitActive: 0 is "cleared" (kd-facts 4.2 `ed nt!poolhittag 0`) and
+// poolHitActive: 0 is "cleared" ("PoolHitTag and the allocators" in docs/kd-protocol.md `ed nt!poolhittag 0`) and
 // ffffff0f is the kernel's "no tag" default.
 func (m *machine) poolHitActive() bool {
 	t := m.poolHitTag()
@@ -206,7 +206,7 @@ func (m *machine) prompt() {
 	m.out.raw(fmt.Sprintf("%d: kd> ", m.cpu))
 }
 
-// start prints what kd prints before the target connects (kd-facts 3.1,
+// start prints what kd prints before the target connects ("Banners and connection lines" in docs/kd-protocol.md,
 // 3.6, 1.5) and schedules the connection.
 func (m *machine) start() {
 	logPath, appendMode := m.cl.LogFile, m.cl.LogAppend
@@ -228,7 +228,7 @@ func (m *machine) start() {
 		// Invented wording, in the style of kd's Win32 error reports.
 		m.out.line(fmt.Sprintf("Unable to open log file '%s', Win32 error 0n%d", logPath, win32Error(logErr)))
 	default:
-		m.out.line("Opened log file '" + logPath + "'") // kd-facts 2.3
+		m.out.line("Opened log file '" + logPath + "'") // "Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md
 	}
 	if m.cl.Server != "" {
 		m.out.line(serverStartedLine)
@@ -251,12 +251,12 @@ func (m *machine) transportLines() {
 		}
 	case "usb":
 		m.out.line(usbUsingLine)
-	default: // com and pipe: kd-facts 3.1 "Opened \\.\com1", "Opened \\.\pipe\<name>"
+	default: // com and pipe: "Banners and connection lines" in docs/kd-protocol.md "Opened \\.\com1", "Opened \\.\pipe\<name>"
 		m.out.line("Opened " + m.tr.Device)
 	}
 }
 
-// connect prints the connection and kernel preamble (kd-facts 3.1); the
+// connect prints the connection and kernel preamble ("Banners and connection lines" in docs/kd-protocol.md); the
 // target then runs, or halts for an initial break.
 func (m *machine) connect() {
 	initial := m.cfg.InitialBreak || m.cl.BreakOnConnect
@@ -301,7 +301,7 @@ func (m *machine) connect() {
 	m.resume()
 }
 
-// breakIn prints kd's break-in text (kd-facts 3.2) and halts.
+// breakIn prints kd's break-in text ("Break-in and the break box" in docs/kd-protocol.md) and halts.
 func (m *machine) breakIn() {
 	m.out.lines(breakInBox)
 	m.out.line(m.a.breakSym + ":")
@@ -314,7 +314,7 @@ func (m *machine) breakIn() {
 }
 
 // enterHalt stops the target at a prompt and then runs the lines that were
-// typed while it ran, as kd does with its queued input (kd-facts 2.2).
+// typed while it ran, as kd does with its queued input ("Break-in and the break box" in docs/kd-protocol.md).
 func (m *machine) enterHalt(h haltInfo) {
 	m.haltQuiet(h)
 	m.showPrompt()
@@ -324,7 +324,7 @@ func (m *machine) haltQuiet(h haltInfo) {
 	m.halt = h
 	m.st.Target = targetHalted
 	m.pending = actNone
-	m.cpu = m.rng.IntN(2) // kd-facts 3.3: the processor number changes between breaks
+	m.cpu = m.rng.IntN(2) // "Prompts" in docs/kd-protocol.md: the processor number changes between breaks
 }
 
 func (m *machine) showPrompt() {
@@ -362,7 +362,7 @@ func (m *machine) hitsPossible() bool {
 	return m.poolHitActive() || m.bps.firstHit() != nil
 }
 
-// reboot is the target restarting (kd-facts 2.5): the connection drops,
+// reboot is the target restarting ("Reboot and shutdown" in docs/kd-protocol.md): the connection drops,
 // every breakpoint is lost, and the target reconnects later.
 func (m *machine) reboot() {
 	m.out.line(shutdownLine)
@@ -418,7 +418,7 @@ func (m *machine) onBreak() {
 }
 
 // onLine handles one input line. Control-key lines act at once, whatever
-// the target does (kd-facts 2.1); other lines run at the prompt or wait
+// the target does ("Break-in and the break box" in docs/kd-protocol.md); other lines run at the prompt or wait
 // for the next one.
 func (m *machine) onLine(line string) {
 	switch strings.TrimSpace(line) {

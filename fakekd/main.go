@@ -9,7 +9,7 @@ import (
 //
 // The break handler is installed before anything is printed: a driver may
 // send CTRL+BREAK as soon as it sees output, and without a handler the
-// default action would kill the process (driving-debuggers.md 3.x).
+// default action would kill the process (docs/kd-protocol.md.x).
 func Main() int {
 	enableCtrlC()
 	sigs := make(chan os.Signal, 64)

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// output is kd's console plus its log file (kd-facts 1.5: the log "contains
+// output is kd's console plus its log file ("Command line and environment" in docs/kd-protocol.md: the log "contains
 // all of the commands that you type and the responses from the debugger").
 type output struct {
 	w   io.Writer
@@ -27,7 +27,7 @@ func (o *output) lines(ls []string) {
 }
 
 // raw writes without a line end: prompts end in "kd> " with no newline
-// (kd-facts 3.3).
+// ("Prompts" in docs/kd-protocol.md).
 func (o *output) raw(s string) { o.write(s) }
 
 // typed records a command line in the log only: the console already shows
@@ -74,7 +74,7 @@ func (o *output) close() {
 }
 
 // openLog opens kd's log as _NT_DEBUG_LOG_FILE_OPEN (truncate) or
-// _NT_DEBUG_LOG_FILE_APPEND does (kd-facts 1.5).
+// _NT_DEBUG_LOG_FILE_APPEND does ("Command line and environment" in docs/kd-protocol.md).
 func (o *output) openLog(path string, appendMode bool) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if appendMode {

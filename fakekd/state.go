@@ -39,7 +39,7 @@ type State struct {
 	// Commands are the lines executed at the prompt, in order (an empty
 	// line appears as the command it repeated). CommandsWhileRunning are the
 	// lines that arrived while no prompt was showing (target waiting or
-	// running): kd queues those until the next halt (kd-facts 2.2), which
+	// running): kd queues those until the next halt ("Break-in and the break box" in docs/kd-protocol.md), which
 	// is a driver bug.
 	Commands             []string `json:"commands"`
 	CommandsWhileRunning []string `json:"commands_while_running"`

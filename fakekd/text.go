@@ -1,27 +1,27 @@
 package fakekd
 
-// Fixed text kd prints. Each block names the kd-facts section it was copied
+// Fixed text kd prints. Each block names the docs/kd-protocol.md section it was copied
 // from; text marked "invented" has no public source and only needs to be
 // plausible.
 
-// kd-facts 3.1 (the version number is a current 10.0.x build).
+// "Banners and connection lines" in docs/kd-protocol.md (the version number is a current 10.0.x build).
 const (
 	bannerLine    = "Microsoft (R) Windows Debugger Version 10.0.26100.1 AMD64"
 	copyrightLine = "Copyright (c) Microsoft Corporation. All rights reserved."
 	waitingLine   = "Waiting to reconnect..."
 )
 
-// kd-facts 3.6.
+// "Remote server transports" in docs/kd-protocol.md.
 const serverStartedLine = "Server started.  Client can connect with any of these command lines"
 
-// kd-facts 3.1, transport lines.
+// "Banners and connection lines" in docs/kd-protocol.md, transport lines.
 const (
 	netUsingLine   = "Using NET for debugging"
 	netWinsockLine = "Opened WinSock 2.0"
-	usbUsingLine   = "Using USB for debugging" // invented: kd-facts has no USB transcript
+	usbUsingLine   = "Using USB for debugging" // invented: no public USB transcript
 )
 
-// kd-facts 3.1, connection and the kernel preamble.
+// "Banners and connection lines" in docs/kd-protocol.md, connection and the kernel preamble.
 const (
 	kdnetMACLine     = "You can get the target MAC address by running .kdtargetmac command."
 	establishedLine  = "Kernel Debugger connection established."
@@ -33,7 +33,7 @@ const (
 	uptimeLine       = "System Uptime: 0 days 0:00:20.534"
 )
 
-// kd-facts 3.2, the break-in box of current kd, verbatim.
+// "Break-in and the break box" in docs/kd-protocol.md, the break-in box of current kd, verbatim.
 var breakInBox = []string{
 	"Break instruction exception - code 80000003 (first chance)",
 	"*******************************************************************************",
@@ -52,15 +52,15 @@ var breakInBox = []string{
 	"*******************************************************************************",
 }
 
-// kd-facts 4.2: a PoolHitTag match is a hard-coded break, reported like any
+// "PoolHitTag and the allocators" in docs/kd-protocol.md: a PoolHitTag match is a hard-coded break, reported like any
 // int 3 but without the CTRL+C box.
 const breakException = "Break instruction exception - code 80000003 (first chance)"
 
-// kd-facts 2.5 says breakpoints are lost on reboot; the shutdown line itself
+// "Reboot and shutdown" in docs/kd-protocol.md says breakpoints are lost on reboot; the shutdown line itself
 // is the one the brief specifies (the timestamp is fixed for golden tests).
 const shutdownLine = "Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables."
 
-// kd-facts 3.1, transport failure (fixture 30) and the later refresh.
+// "Banners and connection lines" in docs/kd-protocol.md, transport failure (fixture 30) and the later refresh.
 var transportLostLines = []string{
 	"... Retry sending the same data packet for 64 times.",
 	"The transport connection between host kernel debugger and target Windows seems lost.",
@@ -70,13 +70,13 @@ var transportLostLines = []string{
 
 const refreshLine = "KDTARGET: Refreshing KD connection"
 
-// kd-facts 3.1 and 3.5: noise seen in real transcripts.
+// "Banners and connection lines" in docs/kd-protocol.md and 3.5: noise seen in real transcripts.
 const (
 	unwindWarning   = "WARNING: Stack unwind information not available. Following frames may be wrong."
 	avscanSymbolErr = "*** ERROR: Module load completed but symbols could not be loaded for avscan.sys"
 )
 
-// Invented: the brief asks for "a resync line" on CTRL+R; kd-facts 2.1 only
+// Invented: the brief asks for "a resync line" on CTRL+R; "Break-in and the break box" in docs/kd-protocol.md only
 // says CTRL+R "attempts to synchronize the host computer with the target".
 const resyncLine = "Resynchronizing with the target..."
 
@@ -88,7 +88,7 @@ var crashLines = []string{
 	"KD: the debugger will now exit",
 }
 
-// kd-facts 2.4 (deferred bp) and the brief (unknown commands).
+// "Breakpoint hits" in docs/kd-protocol.md (deferred bp) and the brief (unknown commands).
 const (
 	deferredFmt     = "Bp expression '%s' could not be resolved, adding deferred bp"
 	couldNotResolve = "Couldn't resolve error at '%s'"

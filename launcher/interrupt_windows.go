@@ -24,7 +24,7 @@ import (
 //  1. GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, kd's pid). kd was started
 //     with CREATE_NEW_PROCESS_GROUP, so its pid is its group id, and it
 //     shares kdlaunch's console, so only kd (and anything it started)
-//     receives the event. This is what works on Windows (kd-facts §2.2;
+//     receives the event. This is what works on Windows ("Break-in and the break box" in docs/kd-protocol.md;
 //     kd-mcp, mcp-windbg), and a retry sends it again. Only if the call
 //     fails does the chain go on.
 //  2. GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0): every process on the

@@ -39,6 +39,8 @@ func Start(spec Spec, log hclog.Logger) (Proc, error) {
 		log.Debug("pty size not set", "error", err)
 	}
 	if err := setTermios(tty); err != nil {
+		_ = ptmx.Close()
+		_ = tty.Close()
 		return nil, fmt.Errorf("set up pty for %s: %w", spec.Path, err)
 	}
 	cmd := exec.Command(spec.Path, spec.Args...)

@@ -17,8 +17,7 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// On Windows kd runs on plain anonymous pipes (kd-facts §2.2, driving-debuggers
-// §3.6: a ConPTY would re-render kd's output as a VT screen), in a process
+// On Windows kd runs on plain anonymous pipes ("Break-in and the break box" in docs/kd-protocol.md; a ConPTY would re-render kd's output as a VT screen), in a process
 // group of its own so that CTRL+BREAK can be aimed at it, on kdlaunch's own
 // console (so that GenerateConsoleCtrlEvent reaches it), and inside a Job
 // Object that kills it when kdlaunch goes away, however that happens.

@@ -115,7 +115,8 @@ func (s *stepper) line(l Line) {
 		case Connected, BreakingIn, Halted, Running:
 			// kd waits for a target it had: the connection broke (a reset
 			// button, a crash without the shutdown text). Like a reboot,
-			// that loses kd's breakpoints, and kd drops the command it was
+			// that loses kd's breakpoints ("Reboot and shutdown" in
+			// docs/kd-protocol.md), and kd drops the command it was
 			// running: its prompt and marker never come, so keeping it in
 			// flight would leave the target halted at the next prompt with
 			// nothing typed.
@@ -216,7 +217,8 @@ func (s *stepper) connected() {
 			s.startDisarm()
 		} else {
 			// A new kd attaching cleared whatever an earlier one left
-			// armed, and the target runs.
+			// armed ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md),
+			// and the target runs.
 			s.m.StoppedSafe = true
 			s.leave()
 		}

@@ -1,5 +1,5 @@
 // Package pooltag encodes Windows kernel pool tags the way the PoolTag
-// registry value, GFlags and the kernel debugger show them (kd-facts 4.1):
+// registry value, GFlags and the kernel debugger show them ("Special pool and PoolTag" in docs/kd-protocol.md):
 // the characters in little-endian order, so "Ddk " is 0x206b6444 and "Tag1"
 // is 0x31676154. Tags shorter than four characters are padded with spaces,
 // except a tag holding the '*' wildcard, which ends the mask ("Nt*" is

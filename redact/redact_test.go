@@ -1,8 +1,6 @@
 package redact
 
-import (
-	"testing"
-)
+import "testing"
 
 func TestRedactor(t *testing.T) {
 	tests := []struct {

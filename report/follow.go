@@ -11,7 +11,6 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
 
@@ -22,8 +21,9 @@ type FollowOptions struct {
 	Skip  *Skip // nil = DefaultSkip
 	// Poll is how often the file is read; 0 means min(interval, 250ms).
 	Poll time.Duration
-	// Clear forces (true) or forbids (false) clearing the screen before each
-	// redraw; nil decides from whether w is a terminal.
+	// Clear says whether to clear the screen before each redraw: only a
+	// terminal that honours ANSI escapes should get them, and the caller,
+	// which owns the console, decides (nil: no clearing, plain output).
 	Clear *bool
 }
 
@@ -45,7 +45,7 @@ func Follow(ctx context.Context, path string, interval time.Duration, w io.Write
 	if skip == nil {
 		skip = DefaultSkip()
 	}
-	clear := vt.Enable(w)
+	clear := false
 	if opt.Clear != nil {
 		clear = *opt.Clear
 	}
@@ -101,6 +101,7 @@ type follower struct {
 func (fl *follower) reset() {
 	fl.agg = NewAggregator()
 	fl.tail = stacks.NewTail(func(s stacks.Stack) { fl.agg.Add(s) })
+	fl.tail.OnNote(func(l string) { fl.agg.Note(l) })
 	fl.off = 0
 	fl.drawn = false
 }
@@ -123,7 +124,7 @@ func (fl *follower) read() error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("open log %s: %w", fl.path, unwrapPath(err))
+			return fmt.Errorf("open log %s: %w", fl.path, UnwrapPath(err))
 		}
 		info, err := f.Stat()
 		if err != nil {
@@ -239,8 +240,9 @@ func IsTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// unwrapPath drops the *fs.PathError wrapper, whose text repeats the path.
-func unwrapPath(err error) error {
+// UnwrapPath drops the *fs.PathError wrapper, whose text repeats the path,
+// for messages that name the path themselves.
+func UnwrapPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err

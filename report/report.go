@@ -19,6 +19,7 @@ type Aggregator struct {
 	order []*entry
 	total int
 	hits  int
+	x     extras // bug checks and frees (bugchecks.go)
 }
 
 type entry struct {
@@ -43,6 +44,10 @@ func (a *Aggregator) AddN(s stacks.Stack, n int) {
 	key := s.Key()
 	e := a.m[key]
 	if e == nil {
+		// A stack seen for the first time: is it an allocation at all?
+		if a.x.addOther(s, key, n) {
+			return
+		}
 		e = &entry{frames: s.Frames, first: len(a.order)}
 		a.m[key] = e
 		a.order = append(a.order, e)
@@ -55,18 +60,9 @@ func (a *Aggregator) AddN(s stacks.Stack, n int) {
 // a sanity check).
 func (a *Aggregator) AddHits(n int) { a.hits += n }
 
-// Total returns the number of stacks counted.
-func (a *Aggregator) Total() int { return a.total }
-
-// Unique returns the number of distinct stacks.
-func (a *Aggregator) Unique() int { return len(a.order) }
-
-// Hits returns the breakpoint hits recorded with AddHits.
-func (a *Aggregator) Hits() int { return a.hits }
-
 // Clone returns an independent copy (for a provisional view).
 func (a *Aggregator) Clone() *Aggregator {
-	b := &Aggregator{m: make(map[string]*entry, len(a.m)), order: make([]*entry, len(a.order)), total: a.total, hits: a.hits}
+	b := &Aggregator{m: make(map[string]*entry, len(a.m)), order: make([]*entry, len(a.order)), total: a.total, hits: a.hits, x: a.x.clone()}
 	for i, e := range a.order {
 		c := *e
 		b.order[i] = &c
@@ -80,7 +76,12 @@ func (a *Aggregator) Clone() *Aggregator {
 //	{"stacks_total": N, "unique_stacks": U,
 //	 "stacks": [{"count": n, "percent": p, "culprit": "mod!fn+0x12",
 //	             "frames": ["innermost", "...", "outermost"]}],
-//	 "modules": [{"module": "mod", "count": n}]}
+//	 "modules": [{"module": "mod", "count": n}],
+//	 "bugchecks": [{"code": "0x000000C4", "name": "...", "params": [...4], "culprit": "...", ...}],
+//	 "frees_total": F, "free_stacks": [{"count": n, "percent": p, "frames": [...]}]}
+//
+// Allocation stacks only are in stacks and stacks_total: a bug check's
+// stack and a free's are reported apart.
 //
 // Stacks are sorted by count, then by first appearance in the log; modules
 // (the culprits' modules) likewise. Percentages are of stacks_total,
@@ -90,6 +91,10 @@ type Report struct {
 	UniqueStacks int           `json:"unique_stacks"`
 	Stacks       []StackCount  `json:"stacks"`
 	Modules      []ModuleCount `json:"modules"`
+
+	BugChecks  []BugCheckReport `json:"bugchecks"`
+	FreesTotal int              `json:"frees_total"`
+	FreeStacks []FreeStack      `json:"free_stacks"`
 
 	// Hits counts "Breakpoint N hit" lines; it is not part of the JSON.
 	Hits int `json:"-"`
@@ -151,6 +156,7 @@ func (a *Aggregator) Report(skip *Skip) *Report {
 		r.Modules[i].Count += e.count
 	}
 	sort.SliceStable(r.Modules, func(i, j int) bool { return r.Modules[i].Count > r.Modules[j].Count })
+	a.x.report(r, skip)
 	return r
 }
 

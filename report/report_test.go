@@ -145,7 +145,7 @@ func TestJSONContract(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if keys := sortedKeys(doc); !reflect.DeepEqual(keys, []string{"modules", "stacks", "stacks_total", "unique_stacks"}) {
+	if keys := sortedKeys(doc); !reflect.DeepEqual(keys, []string{"bugchecks", "free_stacks", "frees_total", "modules", "stacks", "stacks_total", "unique_stacks"}) {
 		t.Fatalf("top-level keys %v", keys)
 	}
 	if doc["stacks_total"] != 10.0 || doc["unique_stacks"] != 5.0 {
@@ -185,7 +185,7 @@ func TestJSONContract(t *testing.T) {
 	if err := WriteJSON(&buf, NewAggregator().Report(nil)); err != nil {
 		t.Fatal(err)
 	}
-	want := "{\n  \"stacks_total\": 0,\n  \"unique_stacks\": 0,\n  \"stacks\": [],\n  \"modules\": []\n}\n"
+	want := "{\n  \"stacks_total\": 0,\n  \"unique_stacks\": 0,\n  \"stacks\": [],\n  \"modules\": [],\n  \"bugchecks\": [],\n  \"frees_total\": 0,\n  \"free_stacks\": []\n}\n"
 	if buf.String() != want {
 		t.Errorf("empty report JSON:\n%s\nwant\n%s", buf.String(), want)
 	}
@@ -380,8 +380,9 @@ func TestClone(t *testing.T) {
 	b := a.Clone()
 	b.Add(kernel)
 	b.Add(st("x!y"))
-	if a.Total() != 10 || a.Unique() != 5 || b.Total() != 12 || b.Unique() != 6 || b.Hits() != 11 {
-		t.Errorf("a %d/%d, b %d/%d", a.Total(), a.Unique(), b.Total(), b.Unique())
+	ra, rb := a.Report(nil), b.Report(nil)
+	if ra.StacksTotal != 10 || ra.UniqueStacks != 5 || rb.StacksTotal != 12 || rb.UniqueStacks != 6 || rb.Hits != 11 {
+		t.Errorf("a %d/%d, b %d/%d (hits %d)", ra.StacksTotal, ra.UniqueStacks, rb.StacksTotal, rb.UniqueStacks, rb.Hits)
 	}
 	if a.Report(nil).Stacks[3].Count != 1 || b.Report(nil).Stacks[2].Count != 2 {
 		t.Error("clone shares counts")

@@ -47,6 +47,12 @@ func WriteJSON(w io.Writer, r *Report) error {
 	if out.Modules == nil {
 		out.Modules = []ModuleCount{}
 	}
+	if out.BugChecks == nil {
+		out.BugChecks = []BugCheckReport{}
+	}
+	if out.FreeStacks == nil {
+		out.FreeStacks = []FreeStack{}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
@@ -90,6 +96,7 @@ func Profile(r *Report) *profile.Profile {
 		Period:            1,
 		Comments:          []string{"kdlaunch report: pool allocation stacks from kd breakpoint hits"},
 	}
+	p.Comments = append(p.Comments, bugCheckComments(r)...)
 	locs := map[string]*profile.Location{}
 	maps := map[string]*profile.Mapping{}
 	for _, s := range r.Stacks {
@@ -158,11 +165,16 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		hits = fmt.Sprintf(", %d breakpoint hits", r.Hits)
 	}
 	line("%d stacks, %d unique%s", r.StacksTotal, r.UniqueStacks, hits)
-	if r.Hits > r.StacksTotal {
-		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-r.StacksTotal)
+	if read := r.StacksTotal + r.FreesTotal; r.Hits > read {
+		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-read)
 	}
 	if r.StacksTotal == 0 {
-		line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
+		if r.FreesTotal == 0 && len(r.BugChecks) == 0 {
+			line("No stacks found: expected kb/kv/kn output (ChildEBP/Child-SP RetAddr headers).")
+		} else {
+			line("No allocation stacks found.")
+		}
+		writeExtras(line, r, opt, width)
 		return bw.Flush()
 	}
 	shown := r.Stacks
@@ -207,6 +219,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	for _, m := range r.Modules {
 		line("%8d %7.2f%%  %s", m.Count, percent(m.Count, r.StacksTotal), m.Module)
 	}
+	writeExtras(line, r, opt, width)
 	return bw.Flush()
 }
 

@@ -1,12 +1,11 @@
 package script
 
 // Live check of the target's special pool setting and the recipes that arm
-// the hunt (issue 4, parts 3 and 4). Right after the first break-in the
+// the hunt ("The live check" in docs/kd-protocol.md). Right after the first break-in the
 // session sends SpecialPoolTagQuery and AllocatorQuery, hands their output to
 // CheckSpecialPool and prints each warning; the run goes on either way.
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -14,14 +13,8 @@ import (
 	"github.com/kdlaunch/kdlaunch/pooltag"
 )
 
-// Strategies (the same names as config.StrategySpecialPool/StrategyPoolHitTag).
-const (
-	StrategySpecialPool = "special-pool"
-	StrategyPoolHitTag  = "pool-hit-tag"
-)
-
 // SpecialPoolTagQuery reads the PoolTag value the running kernel uses
-// (kd-facts 4.1, KB 250453).
+// ("The live check" in docs/kd-protocol.md).
 const SpecialPoolTagQuery = "dd nt!MmSpecialPoolTag L1"
 
 // AllocatorQuery resolves the function the special-pool breakpoint is set on.
@@ -135,7 +128,8 @@ func CheckSpecialPool(configured pooltag.Tag, ddOut, xOut string) []string {
 
 // missingAllocatorWarning names the alternatives to a breakpoint that cannot
 // bind: PoolHitTag, or a conditional breakpoint on the allocators with the
-// tag in r8 (x64: the third argument, kd-facts 4.3).
+// tag in r8 (x64: the third argument; "PoolHitTag and the allocators" in
+// docs/kd-protocol.md).
 func missingAllocatorWarning(t pooltag.Tag) string {
 	hex, dbg := "0xTAG", "TAG"
 	if !t.IsZero() {
@@ -159,61 +153,4 @@ func CheckPoolHitTag(xOut string) []string {
 		return nil
 	}
 	return []string{"pool hit tag: nt!PoolHitTag does not resolve on the target, so ed cannot set it: check that nt's symbols load (.reload nt), or use --strategy special-pool"}
-}
-
-// ErrStrategy is wrapped by Recipe's errors for an unknown strategy.
-var ErrStrategy = errors.New("unknown strategy")
-
-// Recipe returns the commands that arm a strategy once the target is halted,
-// and those that disarm it before kdlaunch lets the target go for good
-// (after the stop's "bc *"). An empty strategy is special-pool.
-//
-//   - special-pool: arm `bp nt!MmAllocateSpecialPool ";kb;g"`; disarm
-//     nothing (the stop always sends "bc *"). The tag is set on the target
-//     (PoolTag); tag may be zero.
-//   - pool-hit-tag: arm `ed nt!PoolHitTag <tag>`, disarm `ed nt!PoolHitTag 0`.
-//     The kernel compares the tag exactly: wildcards are refused, and a tag
-//     is required. Each hit is a break instruction, not a breakpoint with a
-//     command list: the session answers each with kb and g itself.
-func Recipe(strategy string, tag pooltag.Tag) (arm []string, disarm []string, err error) {
-	switch strategy {
-	case "", StrategySpecialPool:
-		return []string{SpecialPoolBreakpoint}, nil, nil
-	case StrategyPoolHitTag:
-		if tag.IsZero() {
-			return nil, nil, &pooltag.Error{Reason: pooltag.ReasonNoTag, Msg: "strategy pool-hit-tag needs a tag: give --tag or [target] tag"}
-		}
-		if tag.Wildcard() {
-			return nil, nil, &pooltag.Error{Input: tag.String(), Reason: pooltag.ReasonWildcard,
-				Msg: fmt.Sprintf("strategy pool-hit-tag: tag %s holds a wildcard, but the kernel compares PoolHitTag exactly; give the exact tag, or use --strategy special-pool for a mask", tag.Quoted())}
-		}
-		return []string{"ed nt!PoolHitTag " + tag.Debugger()}, []string{"ed nt!PoolHitTag 0"}, nil
-	}
-	return nil, nil, fmt.Errorf("%w %q: use %s (the default) or %s", ErrStrategy, strategy, StrategySpecialPool, StrategyPoolHitTag)
-}
-
-// Strategies lists the strategy names, default first.
-func Strategies() []string { return []string{StrategySpecialPool, StrategyPoolHitTag} }
-
-// StrategyHelp describes a strategy and what it costs the target, for --help
-// text and the run's opening summary. An unknown strategy gives "".
-func StrategyHelp(strategy string) string {
-	switch strategy {
-	case "", StrategySpecialPool:
-		return "special-pool (default): the target puts allocations with the tag into special pool " +
-			"(PoolTag in the registry, then one reboot; wildcards allowed) and kd breaks on nt!MmAllocateSpecialPool " +
-			"with \";kb;g\", logging each allocation's stack. Cost to the target: every hit halts the whole machine " +
-			"(all processors) until kd has printed the stack and resumed it, which over a serial line at 19200 baud " +
-			"(about 2 KB/s) is a stall you can feel; each special-pool allocation also takes a whole page of nonpaged " +
-			"memory, and once special pool is used up allocations silently go to the normal pool, so counts are a " +
-			"lower bound. Only allocations smaller than a page are seen, and frees are not."
-	case StrategyPoolHitTag:
-		return "pool-hit-tag: kd sets nt!PoolHitTag to the tag (ed nt!PoolHitTag <tag>) and the kernel breaks into " +
-			"the debugger on every allocation and every free with exactly that tag (no wildcards), at any size; " +
-			"no registry change and no reboot, and the stop clears it (ed nt!PoolHitTag 0). Cost to the target: every " +
-			"allocation and every free halts the whole machine until kd has printed the stack and resumed it, about " +
-			"twice the hits of special-pool, each slow over a serial line at 19200 baud; if kdlaunch or kd dies with " +
-			"PoolHitTag set, the next hit leaves the target halted waiting for a debugger."
-	}
-	return ""
 }

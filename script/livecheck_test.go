@@ -167,7 +167,7 @@ func TestCheckPoolHitTag(t *testing.T) {
 
 func TestRecipe(t *testing.T) {
 	ddk := pooltag.MustParse("Ddk")
-	for _, s := range []string{"", StrategySpecialPool} {
+	for _, s := range []Strategy{"", StrategySpecialPool} {
 		arm, disarm, err := Recipe(s, ddk)
 		if err != nil || len(arm) != 1 || arm[0] != `bp nt!MmAllocateSpecialPool ";kb;g"` || disarm != nil {
 			t.Errorf("Recipe(%q) = %q, %q, %v", s, arm, disarm, err)
@@ -201,18 +201,24 @@ func TestRecipe(t *testing.T) {
 	}
 }
 
-func TestStrategyHelp(t *testing.T) {
-	for _, s := range Strategies() {
-		h := StrategyHelp(s)
-		if h == "" || !strings.Contains(h, "Cost to the target") || !strings.Contains(h, "19200 baud") || !strings.Contains(h, "halts the whole machine") {
-			t.Errorf("StrategyHelp(%q) = %q", s, h)
+func TestParseStrategy(t *testing.T) {
+	for in, want := range map[string]Strategy{"": StrategySpecialPool, "special-pool": StrategySpecialPool, "pool-hit-tag": StrategyPoolHitTag} {
+		var s Strategy
+		if err := s.UnmarshalText([]byte(in)); err != nil || s != want || !s.Valid() {
+			t.Errorf("UnmarshalText(%q) = %q, %v; want %q", in, s, err, want)
 		}
 	}
-	if !strings.Contains(StrategyHelp(StrategyPoolHitTag), "ed nt!PoolHitTag 0") || !strings.Contains(StrategyHelp(StrategyPoolHitTag), "no reboot") {
-		t.Error("pool-hit-tag help lacks the clear command or the no-reboot note")
+	for _, in := range []string{"magic", "Special-Pool", "special_pool", " pool-hit-tag"} {
+		var s Strategy
+		if err := s.UnmarshalText([]byte(in)); !errors.Is(err, ErrStrategy) || !strings.Contains(err.Error(), "pool-hit-tag") {
+			t.Errorf("UnmarshalText(%q) = %v, want ErrStrategy naming both", in, err)
+		}
 	}
-	if StrategyHelp("nope") != "" {
-		t.Error("unknown strategy has help")
+	if !StrategySpecialPool.SpecialPool() || StrategyPoolHitTag.SpecialPool() || !StrategyPoolHitTag.HitOnBreak() || StrategySpecialPool.HitOnBreak() {
+		t.Error("SpecialPool/HitOnBreak disagree with the recipes")
+	}
+	if Strategy("magic").Valid() || Strategy("").Valid() {
+		t.Error("an unknown or empty strategy is valid")
 	}
 }
 

@@ -1,7 +1,10 @@
-// Package script knows kd's language: how kd's output is recognised (this
-// file) and what is typed into kd (commands.go). It holds no state and does
-// no I/O, so every pattern is table-tested against the text real kd prints
-// (../shared/reference/kd-facts.md, section 3).
+// Package script is kd's dialect: what kd prints and how it is recognised
+// (its prompt and breakpoint hits in lines.go, its announcements here), what
+// is typed into it (commands.go), the connection strings it accepts
+// (connection.go), the strategies that arm a hunt and the live check
+// (strategy.go, livecheck.go). It holds no state and does no I/O, so every
+// pattern is table-tested against the text real kd prints; docs/kd-protocol.md
+// gives each fact with its public source.
 package script
 
 import (
@@ -16,14 +19,14 @@ type Kind int
 // Kinds of kd output lines. Order does not matter.
 const (
 	Other          Kind = iota
-	Waiting             // kd waits for the target (kd-facts 3.1)
-	Connected           // "Connected to target ..." (KDNET) or "Connected to Windows ... target" (kd-facts 3.1)
+	Waiting             // kd waits for the target ("Banners and connection lines")
+	Connected           // "Connected to target ..." (KDNET) or "Connected to Windows ... target"
 	Established         // "Kernel Debugger connection established" (serial, pipe, KDNET)
 	BreakException      // "Break instruction exception - code 80000003"
 	BreakBanner         // the "You are seeing this message because you pressed" box
-	BreakpointHit       // "Breakpoint N hit" (kd-facts 3.4)
-	Shutdown            // "Shutdown occurred at ...": the target reboots, breakpoints are lost (kd-facts 2.5)
-	TransportLost       // "The transport connection ... seems lost" (kd-facts 3.1)
+	BreakpointHit       // "Breakpoint N hit" ("Breakpoint hits")
+	Shutdown            // "Shutdown occurred at ...": the target reboots, breakpoints are lost ("Reboot and shutdown")
+	TransportLost       // "The transport connection ... seems lost" ("Transport lost and resync")
 	Resync              // "KDTARGET: Refreshing KD connection"
 	FatalError          // "*** Fatal System Error": a bug check arrived
 	ServerStarted       // "Server started." from -server
@@ -45,10 +48,6 @@ var (
 	reConnNet     = regexp.MustCompile(`^Connected to (target \S+ on port \d+|Windows .*target)`)
 	reEstablished = regexp.MustCompile(`^(KD:\s*)?Kernel Debugger connection established`)
 	reBreakExc    = regexp.MustCompile(`^Break instruction exception - code 80000003`)
-	reHit         = regexp.MustCompile(`^Breakpoint (\d+) hit`)
-	// A prompt: "kd> ", "0: kd> ", "12: kd> ", historic "KD>" and "KDx86>",
-	// WoW64 contexts "0: kd:x86> ", local "lkd> ". Never followed by a newline.
-	rePromptPrefix = regexp.MustCompile(`^\s*(\d+:\s*)?(l?kd(:x86)?|KD|KDx86)> ?`)
 )
 
 // StripPrompt removes the prompts kd printed at the start of a line. Over
@@ -60,18 +59,16 @@ func StripPrompt(line string) string {
 	return rest
 }
 
-// SplitPrompts counts the prompts at the start of s and returns the rest.
+// SplitPrompts counts the prompts (PromptLen) at the start of s and returns
+// the rest.
 func SplitPrompts(s string) (n int, rest string) {
 	for {
-		if i := strings.IndexByte(s, '>'); i < 0 || i > 24 {
-			return n, s
-		}
-		loc := rePromptPrefix.FindStringIndex(s)
-		if loc == nil {
+		l := PromptLen(s)
+		if l == 0 {
 			return n, s
 		}
 		n++
-		s = s[loc[1]:]
+		s = s[l:]
 	}
 }
 
@@ -98,15 +95,12 @@ func Classify(line string) Kind {
 // glues kd's next announcement to its text: "Ddkdrv: createBreakpoint 0 hit"
 // (the stacks parser counts these too). Only a whole announcement at the end
 // of the line counts, so a DbgPrint that merely mentions one does not.
-var (
-	reHitGlued      = regexp.MustCompile(`Breakpoint \d+ hit$`)
-	reBreakExcGlued = regexp.MustCompile(`Break instruction exception - code 80000003 \(first chance\)$`)
-)
+var reBreakExcGlued = regexp.MustCompile(`Break instruction exception - code 80000003 \(first chance\)$`)
 
 func glued(s string) Kind {
 	s = strings.TrimRight(s, " \t")
 	switch {
-	case strings.HasSuffix(s, " hit") && reHitGlued.MatchString(s):
+	case EndsWithHit(s):
 		return BreakpointHit
 	case strings.HasSuffix(s, "(first chance)") && reBreakExcGlued.MatchString(s):
 		return BreakException
@@ -117,7 +111,7 @@ func glued(s string) Kind {
 // announcement matches the lines of kd's that start a line.
 func announcement(s string) Kind {
 	switch {
-	case reHit.MatchString(s):
+	case IsHit(s):
 		return BreakpointHit
 	case reEstablished.MatchString(s):
 		return Established
@@ -145,30 +139,11 @@ func announcement(s string) Kind {
 
 // InitialBreakRequested reports whether a connection line says the target
 // will stop by itself right after connecting: "Kernel Debugger connection
-// established.  (Initial Breakpoint requested)" (kd-facts 3.1), printed when
+// established.  (Initial Breakpoint requested)" ("Banners and connection
+// lines" in docs/kd-protocol.md), printed when
 // kd runs with -b/-d or CTRL+K asked for a break on connection.
 func InitialBreakRequested(line string) bool {
 	return Classify(line) == Established && strings.Contains(line, "(Initial Breakpoint requested)")
-}
-
-// BreakpointID returns N from "Breakpoint N hit", or -1.
-func BreakpointID(line string) int {
-	m := reHit.FindStringSubmatch(strings.TrimSpace(line))
-	if m == nil {
-		return -1
-	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
-// IsPrompt reports whether a partial line (text after the last newline, not
-// yet ended) is kd's command prompt: kd prints it without a newline and then
-// waits for input, so this is how the session knows the target is halted.
-func IsPrompt(partial string) bool {
-	return Prompts(partial) > 0
 }
 
 // Prompts counts the prompts in a partial line made only of prompts (kd

@@ -54,7 +54,7 @@ func BenchmarkParser(b *testing.B) {
 	b.SetBytes(int64(len(log)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		p := NewParser(bytes.NewReader(log))
+		p := newParser(bytes.NewReader(log))
 		for {
 			if _, err := p.Next(); err == io.EOF {
 				break

@@ -27,7 +27,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("\xff\xfe\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var seq [][]string
-		p := NewParser(bytes.NewReader(data))
+		p := newParser(bytes.NewReader(data))
 		for {
 			s, err := p.Next()
 			if err != nil {
@@ -106,7 +106,7 @@ func FuzzTail(f *testing.F) {
 			return // encoding sniffed from a different sample
 		}
 		var want [][]string
-		p := NewParser(bytes.NewReader(data))
+		p := newParser(bytes.NewReader(data))
 		for {
 			s, err := p.Next()
 			if err == io.EOF {

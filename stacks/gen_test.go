@@ -42,7 +42,7 @@ func TestGeneratedLogs(t *testing.T) {
 				}
 				// sequential
 				got := map[string]int{}
-				p := NewParser(bytes.NewReader(buf.Bytes()))
+				p := newParser(bytes.NewReader(buf.Bytes()))
 				for {
 					s, err := p.Next()
 					if err != nil {

@@ -47,6 +47,7 @@ func newUnique(key []byte) *unique {
 type machine struct {
 	emit  func(*unique)
 	table map[string]*unique
+	note  func([]byte) // if set, gets the lines noteLine picks (notes.go)
 
 	hits  int
 	lines int64
@@ -106,6 +107,16 @@ func (m *machine) feed(buf []byte, final bool) int {
 }
 
 func (m *machine) line(l []byte) {
+	m.parseLine(l)
+	if m.note != nil {
+		// After the line's own effect, so a stack it ends comes first.
+		if t := trimSpace(l); len(t) > 0 && noteLine(t) {
+			m.note(t)
+		}
+	}
+}
+
+func (m *machine) parseLine(l []byte) {
 	m.lines++
 	t := trimSpace(l)
 	if len(t) == 0 {

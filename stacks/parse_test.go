@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/kdlaunch/kdlaunch/script/scripttest"
 )
 
 // fixture is a log in testdata/ and the stacks it holds, in order.
@@ -133,7 +135,7 @@ func readFixture(t testing.TB, name string) []byte {
 // parseAll runs every way of parsing over log and checks they agree.
 func parseAll(t *testing.T, log []byte) (got [][]string, hits int) {
 	t.Helper()
-	p := NewParser(bytes.NewReader(log))
+	p := newParser(bytes.NewReader(log))
 	for {
 		s, err := p.Next()
 		if err == io.EOF {
@@ -172,7 +174,7 @@ func parseAll(t *testing.T, log []byte) (got [][]string, hits int) {
 
 func parseSeq(t *testing.T, log []byte) (got [][]string) {
 	t.Helper()
-	p := NewParser(bytes.NewReader(log))
+	p := newParser(bytes.NewReader(log))
 	for {
 		s, err := p.Next()
 		if err == io.EOF {
@@ -304,7 +306,7 @@ func TestBinaryAndEmpty(t *testing.T) {
 		if !errors.Is(err, ErrBinary) || !errors.As(err, &be) {
 			t.Errorf("%s: Scan error = %v, want ErrBinary", name, err)
 		}
-		if _, err := NewParser(bytes.NewReader(b)).Next(); !errors.Is(err, ErrBinary) {
+		if _, err := newParser(bytes.NewReader(b)).Next(); !errors.Is(err, ErrBinary) {
 			t.Errorf("%s: Parser error = %v, want ErrBinary", name, err)
 		}
 		if _, err := NewTail(func(Stack) {}).Write(append(b, '\n')); !errors.Is(err, ErrBinary) {
@@ -315,7 +317,7 @@ func TestBinaryAndEmpty(t *testing.T) {
 	if err != nil || st.Bytes != 0 || st.Stacks != 0 {
 		t.Errorf("empty input: %+v, %v", st, err)
 	}
-	if _, err := NewParser(strings.NewReader("")).Next(); err != io.EOF {
+	if _, err := newParser(strings.NewReader("")).Next(); err != io.EOF {
 		t.Errorf("empty input: Parser error %v, want io.EOF", err)
 	}
 }
@@ -390,15 +392,23 @@ func TestHeaders(t *testing.T) {
 	}
 }
 
-func TestPrompts(t *testing.T) {
-	for _, p := range []string{"kd>", "0: kd> kb", "KD> ", "KDx86> k", "lkd> !thread", "kd>!kv", "1: kd:x86> kb", "0:000> ~*kb", "0:000:x86> k"} {
-		if !isPrompt([]byte(p)) {
-			t.Errorf("not a prompt: %q", p)
+// The table shared with kd's dialect: what ends a stack as a prompt or a hit.
+func TestSharedLines(t *testing.T) {
+	for _, l := range scripttest.Lines {
+		tt := trimSpace([]byte(l.Text))
+		if len(tt) == 0 {
+			continue
 		}
-	}
-	for _, p := range []string{"avscan> scanning", "00 fffff800`12345678", "0: 12", "Breakpoint 0 hit", "kd", "x> y"} {
-		if isPrompt([]byte(p)) {
-			t.Errorf("taken for a prompt: %q", p)
+		want := lkOther
+		switch {
+		case l.Hit:
+			want = lkBreakpoint
+		case l.LogPrompt:
+			want = lkPrompt
+		}
+		got, _ := classify(tt)
+		if (got == lkBreakpoint || got == lkPrompt || want != lkOther) && got != want {
+			t.Errorf("classify(%q) = %d, want %d (hit %v, log prompt %v)", l.Text, got, want, l.Hit, l.LogPrompt)
 		}
 	}
 }

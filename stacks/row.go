@@ -1,6 +1,10 @@
 package stacks
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/kdlaunch/kdlaunch/script"
+)
 
 // This file holds the per-line recognisers: stack headers, frame rows, call
 // sites and the lines that end or interrupt a stack. They work on byte
@@ -540,7 +544,7 @@ const (
 func classify(t []byte) (lineKind, layout) {
 	switch c := t[0]; {
 	case c == 'B':
-		if isBreakpointHit(t) {
+		if script.IsHit(t) {
 			return lkBreakpoint, layout{}
 		}
 	case c == 'S':
@@ -557,11 +561,11 @@ func classify(t []byte) (lineKind, layout) {
 	if lay, ok := parseHeader(t); ok {
 		return lkHeader, lay
 	}
-	if end := promptEnd(t); end > 0 {
+	if end := script.AnyPromptLen(t); end > 0 {
 		// kd's prompt has no newline: output may follow it on the line.
 		if rest := trimSpace(t[end:]); len(rest) > 0 {
 			switch {
-			case isBreakpointHit(rest):
+			case script.IsHit(rest):
 				return lkBreakpoint, layout{}
 			case bytes.HasPrefix(rest, stackTextWord):
 				return lkStackText, layout{kind: kindAuto}
@@ -582,7 +586,7 @@ func classify(t []byte) (lineKind, layout) {
 // as when a driver's DbgPrint lacks its newline:
 // "avscan: scanning x.tmpBreakpoint 0 hit".
 func embedded(t []byte) (lineKind, layout) {
-	if i := bytes.Index(t, breakpointWord); i > 0 && isBreakpointHit(t[i:]) && bytes.HasSuffix(t, hitWord) {
+	if script.EndsWithHit(t) {
 		return lkBreakpoint, layout{}
 	}
 	if j := bytes.Index(t, retAddrWord); j > 0 {
@@ -606,82 +610,12 @@ var (
 	stackTextWord    = []byte("STACK_TEXT:")
 	warningWord      = []byte("WARNING:")
 	intermediateWord = []byte("<Intermediate frames")
-	breakpointWord   = []byte("Breakpoint ")
 	unableWord       = []byte("Unable to ")
 	kdUnableWord     = []byte("KD: Unable to ")
-	hitWord          = []byte(" hit")
 )
 
-// isBreakpointHit matches "Breakpoint N hit" (kd-facts 3.4).
-func isBreakpointHit(t []byte) bool {
-	if !bytes.HasPrefix(t, breakpointWord) {
-		return false
-	}
-	i := len(breakpointWord)
-	j := i
-	for j < len(t) && '0' <= t[j] && t[j] <= '9' {
-		j++
-	}
-	return j > i && bytes.HasPrefix(t[j:], hitWord)
-}
-
-// isPrompt matches kd and cdb prompts with whatever follows them:
-// "kd>", "0: kd> kb", "KDx86>", "lkd>", "kd>!kv", "1: kd:x86>", "0:000>".
-func isPrompt(t []byte) bool { return promptEnd(t) > 0 }
-
-// promptEnd returns the index just after the prompt's '>', or 0.
-func promptEnd(t []byte) int {
-	i := 0
-	for i < len(t) && '0' <= t[i] && t[i] <= '9' {
-		i++
-	}
-	if i > 0 {
-		if i >= len(t) || t[i] != ':' {
-			return 0
-		}
-		i++
-		j := i
-		for j < len(t) && '0' <= t[j] && t[j] <= '9' {
-			j++
-		}
-		if j > i {
-			// user-mode 0:000> or 0:000:x86>
-			if j < len(t) && t[j] == ':' {
-				j = tokEndWord(t, j+1)
-			}
-			if j < len(t) && t[j] == '>' {
-				return j + 1
-			}
-			return 0
-		}
-		i = skipSpace(t, i)
-	}
-	j := tokEndWord(t, i)
-	if j == i || j-i > 12 || j >= len(t) || t[j] != '>' {
-		return 0
-	}
-	w := t[i:j]
-	for k := 0; k+1 < len(w); k++ {
-		if (w[k]|0x20) == 'k' && (w[k+1]|0x20) == 'd' {
-			return j + 1
-		}
-	}
-	return 0
-}
-
-func tokEndWord(t []byte, i int) int {
-	for i < len(t) {
-		c := t[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == ':' || c == '_') {
-			break
-		}
-		i++
-	}
-	return i
-}
-
 // parseHeader recognises a stack header and derives the row layout from
-// the column names it lists (kd-facts 3.5):
+// the column names it lists ("Stack layouts" in docs/kd-protocol.md):
 //
 //	ChildEBP RetAddr  Args to Child                 x86 kb/kv
 //	ChildEBP RetAddr                                x86 k

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"runtime"
+
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // chunkSize is how much text one worker parses at a time.
@@ -18,7 +20,7 @@ const boundaryWindow = 256 << 10
 // the calling goroutine. It parses on all CPUs (GOMAXPROCS): one goroutine
 // reads (and decodes UTF-16) while the others parse chunks that are cut at
 // lines which reset the parser (hits and headers), so the result is the
-// same as NewParser's. fn must not keep s.Frames past the call if it
+// same as newParser's. fn must not keep s.Frames past the call if it
 // modifies them.
 func Scan(r io.Reader, fn func(s Stack)) (Stats, error) {
 	return ScanWorkers(r, runtime.GOMAXPROCS(0), fn)
@@ -26,6 +28,10 @@ func Scan(r io.Reader, fn func(s Stack)) (Stats, error) {
 
 // ScanWorkers is Scan with an explicit number of parsing goroutines.
 func ScanWorkers(r io.Reader, workers int, fn func(s Stack)) (Stats, error) {
+	return scanWorkers(r, workers, fn, nil)
+}
+
+func scanWorkers(r io.Reader, workers int, fn func(s Stack), note func(string)) (Stats, error) {
 	var st Stats
 	text, enc, err := textReader(r)
 	st.Encoding = enc
@@ -54,6 +60,9 @@ func ScanWorkers(r io.Reader, workers int, fn func(s Stack)) (Stats, error) {
 	if rerr != nil {
 		// The whole input fits in one chunk: parse it here.
 		m := newMachine(func(u *unique) { st.Stacks++; fn(u.stack()) })
+		if note != nil {
+			m.note = func(l []byte) { note(string(l)) }
+		}
 		m.feed(first[:n], true)
 		m.eof()
 		st.Hits, st.Lines = m.hits, m.lines
@@ -62,7 +71,7 @@ func ScanWorkers(r io.Reader, workers int, fn func(s Stack)) (Stats, error) {
 		}
 		return st, nil
 	}
-	return scanParallel(text, first, workers, fn, st)
+	return scanParallel(text, first, workers, fn, note, st)
 }
 
 // readFull reads until p is full or the reader fails (io.EOF at the end).
@@ -86,12 +95,19 @@ type chunk struct {
 	final  bool // the last chunk of the input
 	worker int
 	out    []*unique
+	notes  []chunkNote
 	hits   int
 	lines  int64
 	done   chan struct{}
 }
 
-func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st Stats) (Stats, error) {
+// chunkNote is a noted line and how many of its chunk's stacks came before it.
+type chunkNote struct {
+	at   int
+	line string
+}
+
+func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), note func(string), st Stats) (Stats, error) {
 	nchunks := 2*workers + 2
 	free := make(chan *chunk, nchunks)
 	for i := 1; i < nchunks; i++ {
@@ -105,6 +121,9 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 		go func(in <-chan *chunk) {
 			var cur *chunk
 			m := newMachine(func(u *unique) { cur.out = append(cur.out, u) })
+			if note != nil {
+				m.note = func(l []byte) { cur.notes = append(cur.notes, chunkNote{len(cur.out), string(l)}) }
+			}
 			for c := range in {
 				cur = c
 				if !c.cont {
@@ -155,7 +174,7 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 				cut, open = cutPoint(c.buf[:n])
 			}
 			c.n, c.cont, c.open, c.final = cut, prevOpen, open, final
-			c.out, c.hits, c.lines = c.out[:0], 0, 0
+			c.out, c.notes, c.hits, c.lines = c.out[:0], c.notes[:0], 0, 0
 			c.done = make(chan struct{})
 			if prevOpen {
 				c.worker = prevWorker
@@ -178,9 +197,16 @@ func scanParallel(text io.Reader, first []byte, workers int, fn func(Stack), st 
 
 	for c := range order {
 		<-c.done
-		for _, u := range c.out {
+		k := 0
+		for i, u := range c.out {
+			for ; k < len(c.notes) && c.notes[k].at <= i; k++ {
+				note(c.notes[k].line)
+			}
 			st.Stacks++
 			fn(u.stack())
+		}
+		for ; k < len(c.notes); k++ {
+			note(c.notes[k].line)
 		}
 		st.Hits += c.hits
 		st.Lines += c.lines
@@ -223,7 +249,7 @@ func isResetLine(line []byte) bool {
 	}
 	switch t[0] {
 	case 'B':
-		return isBreakpointHit(t)
+		return script.IsHit(t)
 	case '#', 'C', 'F', 'R', 'M':
 		_, ok := parseHeader(t)
 		return ok

@@ -15,7 +15,6 @@ type Tail struct {
 	dec     utf16State
 	buf     []byte
 	err     error
-	bytes   int64
 }
 
 // NewTail returns a Tail that calls fn for each completed stack.
@@ -36,7 +35,6 @@ func (t *Tail) Write(p []byte) (int, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
-	t.bytes += int64(len(p))
 	data := p
 	if !t.sniffed {
 		t.head = append(t.head, p...)
@@ -87,11 +85,6 @@ func (t *Tail) Flush() {
 	t.m.eof()
 }
 
-// Reset forgets everything (the log was truncated or replaced).
-func (t *Tail) Reset() {
-	*t = Tail{fn: t.fn, m: newMachine(t.m.emit)}
-}
-
 // Pending returns the frames of the stack in progress, if any: the part of
 // the last stack that is on complete lines.
 func (t *Tail) Pending() (Stack, bool) {
@@ -104,9 +97,3 @@ func (t *Tail) Pending() (Stack, bool) {
 
 // Hits returns the "Breakpoint N hit" lines seen.
 func (t *Tail) Hits() int { return t.m.hits }
-
-// Bytes returns the bytes written since the start (or the last Reset).
-func (t *Tail) Bytes() int64 { return t.bytes }
-
-// Encoding returns the detected encoding (UTF8 until known).
-func (t *Tail) Encoding() Encoding { return t.enc }

@@ -1,5 +1,5 @@
 // Package targetsetup writes the script that prepares the target machine to
-// match the host's configuration (issue 4, part 2): boot debug settings for
+// match the host's configuration : boot debug settings for
 // the same connection kd uses (bcdedit, or a boot.ini entry on old systems),
 // the special-pool PoolTag for the tag, the reminders that matter (BitLocker,
 // reboot) and a check section. It is pure: no I/O, no clock.
@@ -11,8 +11,8 @@ import (
 	"strings"
 	"unicode/utf16"
 
-	"github.com/kdlaunch/kdlaunch/config"
 	"github.com/kdlaunch/kdlaunch/pooltag"
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // Output formats.
@@ -22,10 +22,8 @@ const (
 	FormatBootIni    = "bootini"
 )
 
-// Formats lists the formats Script accepts.
-func Formats() []string { return []string{FormatCmd, FormatPowerShell, FormatBootIni} }
-
-// MemoryManagementKey is where PoolTag and PoolTagOverruns live (kd-facts 4.1).
+// MemoryManagementKey is where PoolTag and PoolTagOverruns live ("Special
+// pool and PoolTag" in docs/kd-protocol.md).
 const MemoryManagementKey = `HKLM\SYSTEM\CurrentControlSet\Control\Session Manager\Memory Management`
 
 // Options is the host configuration the target must match.
@@ -40,9 +38,9 @@ type Options struct {
 	HostIP string
 	// Tag is the pool tag; "" sets no tag.
 	Tag string
-	// Strategy is config.StrategySpecialPool ("" is the same) or
-	// config.StrategyPoolHitTag.
-	Strategy string
+	// Strategy is script.StrategySpecialPool ("" is the same) or
+	// script.StrategyPoolHitTag.
+	Strategy script.Strategy
 	// Legacy asks for a boot.ini entry (Windows NT 4.0 to Server 2003)
 	// instead of bcdedit.
 	Legacy bool
@@ -57,7 +55,7 @@ type plan struct {
 	key      string
 	hostIP   string
 	tag      pooltag.Tag
-	strategy string
+	strategy script.Strategy
 	overruns int
 }
 
@@ -68,20 +66,15 @@ func (o Options) resolve() (plan, error) {
 		return p, err
 	}
 	p.conn = c
-	switch o.Strategy {
-	case "", config.StrategySpecialPool:
-		p.strategy = config.StrategySpecialPool
-	case config.StrategyPoolHitTag:
-		p.strategy = config.StrategyPoolHitTag
-	default:
-		return p, fmt.Errorf("strategy %q: use %s (the default) or %s", o.Strategy, config.StrategySpecialPool, config.StrategyPoolHitTag)
+	if p.strategy, err = script.ParseStrategy(string(o.Strategy)); err != nil {
+		return p, err
 	}
 	if o.Tag != "" {
 		if err := pooltag.ValidateForKd(o.Tag); err != nil {
 			return p, err
 		}
 		p.tag, _ = pooltag.Parse(o.Tag)
-		if p.strategy == config.StrategyPoolHitTag && p.tag.Wildcard() {
+		if p.strategy == script.StrategyPoolHitTag && p.tag.Wildcard() {
 			return p, fmt.Errorf("tag %s holds a wildcard, but strategy pool-hit-tag compares the tag exactly: give the exact tag, or use strategy special-pool for a mask", p.tag.Quoted())
 		}
 	}
@@ -96,7 +89,7 @@ func (o Options) resolve() (plan, error) {
 	switch {
 	case key != "" && c.Key != "" && key != c.Key:
 		return p, fmt.Errorf("the KDNET key is given twice, in the connection string and as the key, and the two differ: give it once")
-	case key != "" && !reKey.MatchString(key):
+	case key != "" && !script.ValidNetKey(key):
 		return p, fmt.Errorf("the KDNET key must be four dot-separated parts of letters and digits (w.x.y.z), as bcdedit generates it")
 	case key == "":
 		key = c.Key
@@ -371,7 +364,7 @@ func cmdScript(w *writer, p plan) {
 	w.c("--- 3. Check")
 	w.l("bcdedit /dbgsettings")
 	w.c("  expect %s", expectDbgsettings(p))
-	if !p.tag.IsZero() && p.strategy == config.StrategySpecialPool {
+	if !p.tag.IsZero() && p.strategy == script.StrategySpecialPool {
 		w.l(`reg query "%s" /v PoolTag`, MemoryManagementKey)
 		w.l(`reg query "%s" /v PoolTagOverruns`, MemoryManagementKey)
 		w.c("  expect PoolTag REG_DWORD %s and PoolTagOverruns REG_DWORD 0x%d", p.tag.Hex(), p.overruns)
@@ -385,7 +378,7 @@ func tagSection(w *writer, p plan, shell string) {
 	switch {
 	case t.IsZero():
 		w.c("--- 2. No pool tag given (--tag, or [target] tag in the config): special pool is not set here.")
-	case p.strategy == config.StrategyPoolHitTag:
+	case p.strategy == script.StrategyPoolHitTag:
 		w.c("--- 2. %s, strategy pool-hit-tag: nothing to set on the target.", upperFirst(tagTitle(t)))
 		w.c("kdlaunch run sets it from the debugger (ed nt!PoolHitTag %s) and clears it on stop", t.Debugger())
 		w.c("(ed nt!PoolHitTag 0): no registry value and no reboot for the tag. If PoolTag is left over")
@@ -417,7 +410,7 @@ func tagSection(w *writer, p plan, shell string) {
 
 func restart(w *writer, p plan, cmd string) {
 	switch {
-	case !p.tag.IsZero() && p.strategy == config.StrategySpecialPool:
+	case !p.tag.IsZero() && p.strategy == script.StrategySpecialPool:
 		w.c("--- 4. Restart: the debug settings and PoolTag take effect at the next boot.")
 	default:
 		w.c("--- 4. Restart: the debug settings take effect at the next boot.")
@@ -452,7 +445,7 @@ func powershellScript(w *writer, p plan) {
 	w.c("--- 3. Check")
 	w.l("bcdedit /dbgsettings")
 	w.c("  expect %s", expectDbgsettings(p))
-	if !p.tag.IsZero() && p.strategy == config.StrategySpecialPool {
+	if !p.tag.IsZero() && p.strategy == script.StrategySpecialPool {
 		w.l("$v = Get-ItemProperty -Path $mm")
 		w.l("'PoolTag         = 0x{0:x8} (expect %s)' -f $v.PoolTag", p.tag.Hex())
 		w.l("'PoolTagOverruns = {0} (expect %d)' -f $v.PoolTagOverruns", p.overruns)
@@ -480,7 +473,7 @@ func bootIni(w *writer, p plan) {
 	switch {
 	case t.IsZero():
 		w.c("3. No pool tag given (--tag, or [target] tag in the config): special pool is not set here.")
-	case p.strategy == config.StrategyPoolHitTag:
+	case p.strategy == script.StrategyPoolHitTag:
 		w.c("3. %s, strategy pool-hit-tag: nothing to set on the target; kdlaunch run", upperFirst(tagTitle(t)))
 		w.c("   sets it from the debugger (ed nt!PoolHitTag %s) and clears it on stop.", t.Debugger())
 	default:
@@ -491,7 +484,7 @@ func bootIni(w *writer, p plan) {
 		}
 	}
 	w.c("4. Check: type C:\\boot.ini")
-	if !t.IsZero() && p.strategy == config.StrategySpecialPool {
+	if !t.IsZero() && p.strategy == script.StrategySpecialPool {
 		w.c(`   reg query "%s" /v PoolTag`, MemoryManagementKey)
 	}
 	w.c("5. Start kdlaunch run on the host, then restart the target and choose the entry with the")

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
@@ -85,6 +86,15 @@ func (c *ReportCmd) Run(s streams) error {
 	}
 	r := agg.Report(skip)
 	opt := report.WriteOptions{Top: c.Top}
+	if format == "folded" || format == "pprof" {
+		// These formats hold allocation stacks only.
+		if n := len(r.BugChecks); n > 0 {
+			fmt.Fprintf(stderr, "report: %d bug checks in the logs, not counted as allocations: --format table or json lists them\n", n)
+		}
+		if r.FreesTotal > 0 {
+			fmt.Fprintf(stderr, "report: %d free stacks in the logs, not counted as allocations: --format table or json lists them\n", r.FreesTotal)
+		}
+	}
 
 	if c.Output == "" || c.Output == "-" {
 		if format == "pprof" && report.IsTerminal(stdout) {
@@ -154,7 +164,7 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	} else {
 		f, err := os.Open(p)
 		if err != nil {
-			return fmt.Errorf("report: open log %s: %w", p, unwrapPath(err))
+			return fmt.Errorf("report: open log %s: %w", p, report.UnwrapPath(err))
 		}
 		defer f.Close()
 		info, err := f.Stat()
@@ -166,12 +176,13 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		}
 		r = f
 	}
-	st, err := stacks.Scan(r, agg.Add)
+	st, err := stacks.ScanNotes(r, agg.Add, agg.Note)
+	agg.EndLog()
 	if errors.Is(err, stacks.ErrBinary) {
 		return fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
 	}
 	if err != nil {
-		return fmt.Errorf("report: read log %s: %w", name, unwrapPath(err))
+		return fmt.Errorf("report: read log %s: %w", name, report.UnwrapPath(err))
 	}
 	agg.AddHits(st.Hits)
 	switch {
@@ -181,15 +192,6 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 		fmt.Fprintf(stderr, "report: no stacks in %s (%d lines, %d breakpoint hits): expected kb output with a ChildEBP/Child-SP/RetAddr header\n", name, st.Lines, st.Hits)
 	}
 	return nil
-}
-
-// unwrapPath drops the *PathError wrapper, whose text repeats the path.
-func unwrapPath(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
@@ -208,7 +210,8 @@ func (c *ReportCmd) follow(stdout io.Writer, skip *report.Skip) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip})
+	clear := vt.Enable(stdout) // only a terminal that honours ANSI escapes is cleared
+	err := report.Follow(ctx, c.Logs[0], c.Interval, stdout, report.FollowOptions{Top: c.Top, Skip: skip, Clear: &clear})
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}

@@ -27,27 +27,27 @@ import (
 
 // RunCmd is `kdlaunch run`: the batch file, automated and supervised.
 type RunCmd struct {
-	Config         string   `help:"Lab file (TOML, see config.example.toml); flags override it." placeholder:"FILE"`
-	KD             string   `name:"kd" help:"kd executable (default: kd on PATH, then the Windows Kits Debuggers folder)." placeholder:"PATH"`
-	Log            string   `help:"kd's debug log, appended to (default debug.log)." placeholder:"FILE"`
-	FreshLog       bool     `help:"Start the debug log afresh instead of appending (an existing log is overwritten)."`
-	SymbolPath     string   `name:"symbol-path" help:"_NT_SYMBOL_PATH for kd (default: yours, else SRV*c:\\websymbols*https://msdl.microsoft.com/download/symbols)." placeholder:"PATH"`
-	Server         string   `help:"kd's debugging server transport (default npipe:pipe=livedebug), or none." placeholder:"TRANSPORT"`
-	Pipe           string   `help:"Name of kd's debugging server pipe: npipe:pipe=NAME." placeholder:"NAME"`
-	Port           string   `help:"Serial port of the target connection, e.g. com1 (with --baud)." placeholder:"COMn"`
-	Baud           int      `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
-	Connect        string   `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
-	Tag            string   `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
-	Strategy       string   `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
-	Command        []string `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
-	ReplaceScript  bool     `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
-	MaxHits        *int     `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
-	Duration       string   `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
-	MaxRate        *float64 `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
-	ConnectTimeout string   `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
-	Transcript     string   `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
-	LogLevel       string   `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
-	DryRun         bool     `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
+	Config         string          `help:"Lab file (TOML, see config.example.toml); flags override it." placeholder:"FILE"`
+	KD             string          `name:"kd" help:"kd executable (default: kd on PATH, then the Windows Kits Debuggers folder)." placeholder:"PATH"`
+	Log            string          `help:"kd's debug log, appended to (default debug.log)." placeholder:"FILE"`
+	FreshLog       bool            `help:"Start the debug log afresh instead of appending (an existing log is overwritten)."`
+	SymbolPath     string          `name:"symbol-path" help:"_NT_SYMBOL_PATH for kd (default: yours, else SRV*c:\\websymbols*https://msdl.microsoft.com/download/symbols)." placeholder:"PATH"`
+	Server         string          `help:"kd's debugging server transport (default npipe:pipe=livedebug), or none." placeholder:"TRANSPORT"`
+	Pipe           string          `help:"Name of kd's debugging server pipe: npipe:pipe=NAME." placeholder:"NAME"`
+	Port           string          `help:"Serial port of the target connection, e.g. com1 (with --baud)." placeholder:"COMn"`
+	Baud           int             `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
+	Connect        string          `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
+	Tag            string          `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
+	Strategy       script.Strategy `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
+	Command        []string        `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
+	ReplaceScript  bool            `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
+	MaxHits        *int            `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
+	Duration       string          `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
+	MaxRate        *float64        `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
+	ConnectTimeout string          `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
+	Transcript     string          `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
+	LogLevel       string          `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
+	DryRun         bool            `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
 }
 
 // Run starts and supervises kd.
@@ -130,14 +130,14 @@ func (c *RunCmd) Run(s streams) error {
 		Spec: func(n int) launcher.Spec {
 			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n)}
 		},
-		Plan:    launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy == config.StrategyPoolHitTag},
+		Plan:    launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak()},
 		Timing:  timing(cfg),
 		Limits:  launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
 		Restart: launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
 		Sinks: launcher.Sinks{Console: console, Transcript: tr, Log: logger, Redact: red,
 			Status: func(sn launcher.Snapshot) { console.Status(statusline.Text(sn)) }},
 	}
-	if tag != nil && cfg.Target.Strategy == config.StrategySpecialPool {
+	if tag != nil && cfg.Target.Strategy.SpecialPool() {
 		opts.Plan.Check = liveCheck(*tag, console, stats)
 	}
 
@@ -184,7 +184,7 @@ func (c *RunCmd) Run(s streams) error {
 	console.Close()
 	if !errors.Is(err, launcher.ErrStartFailed) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
-		summary(s, stats, logPath, err, red)
+		summary(s, stats, logPath, err)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -222,7 +222,9 @@ func (c *RunCmd) load() (*config.Config, error) {
 	set(&cfg.KD.Transcript, c.Transcript)
 	set(&cfg.Server.Transport, c.Server)
 	set(&cfg.Target.Tag, c.Tag)
-	set(&cfg.Target.Strategy, c.Strategy)
+	if c.Strategy != "" {
+		cfg.Target.Strategy = c.Strategy
+	}
 	if c.FreshLog {
 		cfg.KD.FreshLog = true
 	}
@@ -332,11 +334,11 @@ func timing(cfg *config.Config) launcher.Timing {
 		Settle:         s.Settle.Duration,
 		BreakTimeout:   s.BreakTimeout.Duration,
 		BreakRetries:   s.BreakRetries,
-		GiveUpOnBreak:  s.OnBreakFailure == "give-up",
+		GiveUpOnBreak:  s.OnBreakFailure == config.BreakFailureGiveUp,
 		CommandTimeout: s.CommandTimeout.Duration,
 		StopTimeout:    s.StopTimeout.Duration,
 		ConnectTimeout: cfg.Target.ConnectTimeout.Duration,
-		ResumeOnHalt:   s.UnexpectedHalts == "resume",
+		ResumeOnHalt:   s.UnexpectedHalts == config.HaltResume,
 	}
 }
 
@@ -404,7 +406,7 @@ func writeClient(cfg *config.Config, password string, console *launcher.Console)
 	return nil
 }
 
-func summary(s streams, st *launcher.Stats, logPath string, err error, red *redact.Redactor) {
+func summary(s streams, st *launcher.Stats, logPath string, err error) {
 	el := time.Since(st.Started).Truncate(time.Second)
 	rate := 0.0
 	if secs := time.Since(st.Started).Seconds(); secs > 0 {
@@ -442,15 +444,14 @@ func setConnection(cfg *config.Config, connect, port string, baud int) error {
 		if baud == 0 {
 			baud = 19200
 		}
-		switch baud {
-		case 9600, 19200, 38400, 57600, 115200:
-		default:
+		if !script.ValidBaud(baud) {
 			return fmt.Errorf("%w: --baud %d: kd takes 9600, 19200, 38400, 57600 or 115200", config.ErrInvalid, baud)
 		}
-		if !strings.HasPrefix(strings.ToLower(strings.TrimPrefix(port, `\\.\`)), "com") || strings.ContainsAny(port, " ,") {
+		conn, err := script.SerialConnection(port, baud)
+		if err != nil || conn.COMPort == 0 {
 			return fmt.Errorf("%w: --port %q: use a COM port name such as com1 (for KDNET use --connect net:port=N,key=K)", config.ErrInvalid, port)
 		}
-		cfg.Target.Connection = fmt.Sprintf("com:port=%s,baud=%d", port, baud)
+		cfg.Target.Connection = conn.String()
 	}
 	return nil
 }

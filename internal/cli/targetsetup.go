@@ -13,24 +13,26 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/report"
+	"github.com/kdlaunch/kdlaunch/script"
 	"github.com/kdlaunch/kdlaunch/targetsetup"
 )
 
 // TargetSetupCmd is `kdlaunch target-setup`: the script that prepares the
 // target to match the host's configuration.
 type TargetSetupCmd struct {
-	Config      string `help:"Lab file that run uses (TOML); the script matches its [target] section. Flags override it." placeholder:"FILE"`
-	Port        string `help:"Serial port of the target connection, e.g. com1 (with --baud), as for run." placeholder:"COMn"`
-	Baud        int    `help:"Baud rate for --port (default 19200, as for run)." placeholder:"N"`
-	Connect     string `help:"kd -k connection string, as for run: com:port=com1,baud=115200, net:port=N,key=K, usb:targetname=T or com:pipe,port=\\\\.\\pipe\\NAME." placeholder:"STRING"`
-	HostIP      string `name:"host-ip" help:"IPv4 address of this host, which a KDNET (net:) target connects to." placeholder:"IP"`
-	Tag         string `help:"Pool tag to put in special pool (PoolTag); with --strategy pool-hit-tag nothing is set on the target." placeholder:"TAG"`
-	Strategy    string `help:"special-pool (default: PoolTag in the registry, one reboot) or pool-hit-tag (kd sets nt!PoolHitTag; nothing for the tag on the target)." placeholder:"NAME"`
-	Format      string `help:"Script language: cmd or powershell." enum:"cmd,powershell" default:"cmd"`
-	Legacy      bool   `help:"Give the boot.ini entry (/debug /debugport=COMn /baudrate=RATE) for Windows NT 4.0 to Server 2003 instead of bcdedit."`
-	Underruns   bool   `help:"Set PoolTagOverruns to 0 (catch underruns) instead of 1 (overruns, Windows' default)."`
-	Output      string `short:"o" help:"Write the script to FILE (CRLF line ends; mode 0600 when it holds the KDNET key) instead of printing it." placeholder:"FILE"`
-	WriteConfig string `name:"write-config" help:"Also write these settings as a config file that run reads (the [target] section); an existing file is never overwritten." placeholder:"FILE"`
+	Config      string          `help:"Lab file that run uses (TOML); the script matches its [target] section. Flags override it." placeholder:"FILE"`
+	Port        string          `help:"Serial port of the target connection, e.g. com1 (with --baud), as for run." placeholder:"COMn"`
+	Baud        int             `help:"Baud rate for --port (default 19200, as for run)." placeholder:"N"`
+	Connect     string          `help:"kd -k connection string, as for run: com:port=com1,baud=115200, net:port=N,key=K, usb:targetname=T or com:pipe,port=\\\\.\\pipe\\NAME." placeholder:"STRING"`
+	HostIP      string          `name:"host-ip" help:"IPv4 address of this host, which a KDNET (net:) target connects to." placeholder:"IP"`
+	Tag         string          `help:"Pool tag to put in special pool (PoolTag); with --strategy pool-hit-tag nothing is set on the target." placeholder:"TAG"`
+	Strategy    script.Strategy `help:"special-pool (default: PoolTag in the registry, one reboot) or pool-hit-tag (kd sets nt!PoolHitTag; nothing for the tag on the target)." placeholder:"NAME"`
+	Format      string          `help:"Script language: cmd or powershell." enum:"cmd,powershell" default:"cmd"`
+	Legacy      bool            `help:"Give the boot.ini entry (/debug /debugport=COMn /baudrate=RATE) for Windows NT 4.0 to Server 2003 instead of bcdedit."`
+	Underruns   bool            `help:"Set PoolTagOverruns to 0 (catch underruns) instead of 1 (overruns, Windows' default)."`
+	Output      string          `short:"o" help:"Write the script to FILE (CRLF line ends; mode 0600 when it holds the KDNET key) instead of printing it." placeholder:"FILE"`
+	WriteConfig string          `name:"write-config" help:"Also write these settings as a config file that run reads (the [target] section); an existing file is never overwritten." placeholder:"FILE"`
 }
 
 // Run prints or writes the target-side script.
@@ -127,11 +129,11 @@ func (c *TargetSetupCmd) load() (*config.Config, error) {
 
 // targetTOML is the [target] section --write-config writes.
 type targetTOML struct {
-	Connection string `toml:"connection"`
-	Key        string `toml:"key,omitempty"`
-	HostIP     string `toml:"host_ip,omitempty"`
-	Tag        string `toml:"tag,omitempty"`
-	Strategy   string `toml:"strategy,omitempty"`
+	Connection string          `toml:"connection"`
+	Key        string          `toml:"key,omitempty"`
+	HostIP     string          `toml:"host_ip,omitempty"`
+	Tag        string          `toml:"tag,omitempty"`
+	Strategy   script.Strategy `toml:"strategy,omitempty"`
 }
 
 // writeTargetConfig writes cfg's [target] section as a config file run can
@@ -164,7 +166,7 @@ func writeTargetConfig(path string, cfg *config.Config) error {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("--write-config %s: the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first", path)
 		}
-		return fmt.Errorf("--write-config %s: %w: choose another file", path, unwrapPath(err))
+		return fmt.Errorf("--write-config %s: %w: choose another file", path, report.UnwrapPath(err))
 	}
 	return nil
 }
@@ -212,7 +214,7 @@ func writeFileAtomic(path string, perm fs.FileMode, write func(io.Writer) error)
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
-		return fmt.Errorf("cannot create a file in %s: %w: choose another file", dir, unwrapPath(err))
+		return fmt.Errorf("cannot create a file in %s: %w: choose another file", dir, report.UnwrapPath(err))
 	}
 	defer func() {
 		if err != nil {

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// The faults of a real lab, played by kdalike (written from kd-facts.md, not
+// The faults of a real lab, played by kdalike (written from docs/kd-protocol.md, not
 // from fakekd): kd crashing, killed, failing to start; the target
 // rebooting (while running, while kdlaunch breaks in, while it arms),
 // losing the transport, ignoring or delaying breaks; kd slow to leave,
@@ -216,7 +216,7 @@ func assertFaults(t *testing.T, r *run, code int, w want) []kdaState {
 		t.Errorf("no safe stop reported")
 	}
 	if safe {
-		// A connection clears what an earlier kd left armed (kd-facts 2.3),
+		// A connection clears what an earlier kd left armed ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md),
 		// so the target's state is that of the last kd that connected.
 		var lc *kdaState
 		for i := range all {

@@ -1,5 +1,5 @@
 // Command kdalike is a second kd-like test program, written from
-// /work/shared/reference/kd-facts.md only (not from fakekd), so that the
+// the kd facts in docs/kd-protocol.md only (not from fakekd), so that the
 // integration tests also run kdlaunch against assumptions fakekd does not
 // share. Its behaviour is chosen by KDA_* environment variables; it records
 // everything it received, and in which state, in the JSON file KDA_STATE.
@@ -55,7 +55,7 @@ import (
 //	KDA_SELF_HALT      N: after N hits the target halts by itself (int 3 in a driver)
 //	KDA_HIT_AFTER_G    1: the first hit comes immediately after g
 //
-// Fault knobs (modelled on kd-facts.md; "incarnation" counts kd processes
+// Fault knobs (modelled on docs/kd-protocol.md; "incarnation" counts kd processes
 // started with the same KDA_STATE, from 1):
 //
 //	KDA_EXIT_AT_START  N: incarnations 1..N fail to open the port and exit 1
@@ -74,7 +74,7 @@ import (
 //	                   with this prefix arrives: kd answers it with the
 //	                   transport-lost text and waits to reconnect, no prompt
 //	KDA_IGNORE_BREAKS  N: the first N breaks to a running target are lost; -1: all
-//	KDA_LOST_AFTER_HITS N: after N hits the transport is lost (kd-facts 3.1
+//	KDA_LOST_AFTER_HITS N: after N hits the transport is lost ("Banners and connection lines" in docs/kd-protocol.md
 //	                   text) for KDA_LOST_FOR (1s), then "KDTARGET: Refreshing
 //	                   KD connection"; breaks meanwhile land after that
 //	KDA_CTRLB_DELAY    kd leaves this long after CTRL+B ENTER (0); "never": not at all
@@ -698,7 +698,7 @@ func (k *kd) landBreak() {
 			k.hit(true)
 		case "cancel":
 			// The break arrives while kd runs the breakpoint's commands: it
-			// cancels them (kd-facts 2.1: CTRL+C cancels the current
+			// cancels them ("Break-in and the break box" in docs/kd-protocol.md: CTRL+C cancels the current
 			// command), so the "g" never runs and the target stays at the
 			// breakpoint, at a prompt, with no break banner.
 			k.hit(false)
@@ -793,7 +793,7 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 	}
 	if !k.halted {
 		// kd is busy: the line waits in the buffer until the next prompt
-		// (kd-facts 2.2). Recorded as a failure; not run.
+		// ("Break-in and the break box" in docs/kd-protocol.md). Recorded as a failure; not run.
 		k.st.CommandsWhileBusy = append(k.st.CommandsWhileBusy, l)
 		k.fail(fmt.Sprintf("command %q while %s", l, st))
 		k.save()
@@ -901,7 +901,7 @@ func (k *kd) symbolsOnce() {
 }
 
 // goneAway: the target is off the line (rebooting); kd forgets the
-// breakpoints (kd-facts 2.5) and any break in flight.
+// breakpoints ("Reboot and shutdown" in docs/kd-protocol.md) and any break in flight.
 func (k *kd) goneAway() {
 	k.connected, k.running, k.halted = false, false, false
 	k.handshook = false
@@ -911,7 +911,7 @@ func (k *kd) goneAway() {
 	k.setTarget()
 }
 
-// reboot: the running target restarts (kd-facts 2.5 and 3.1 texts).
+// reboot: the running target restarts ("Reboot and shutdown" in docs/kd-protocol.md and 3.1 texts).
 func (k *kd) reboot() {
 	k.st.Reboots++
 	k.goneAway()
