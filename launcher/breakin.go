@@ -23,6 +23,8 @@ func (s *stepper) timer(t Timer, backlog bool) {
 			s.m.StoppedSafe = true
 			s.leave()
 		}
+	case TimerRetry:
+		s.retry()
 	case TimerStop:
 		s.note(hclog.Warn, fmt.Sprintf("kd did not leave within %s of CTRL+B ENTER: killing it", s.m.Timing.StopTimeout))
 		s.do(Action{Kind: ActKill})
@@ -57,6 +59,12 @@ func (s *stepper) breakTimeout(backlog bool) {
 	s.m.BacklogWaits = 0
 	switch s.m.State {
 	case Running, Connected:
+		if s.m.BugCheck != nil {
+			// A bug check stops the target by itself; a break now would
+			// only be queued. Its prompt comes when kd has loaded symbols.
+			s.note(hclog.Warn, "the target bug-checked but kd shows no prompt yet (loading symbols can take minutes); waiting for it")
+			return
+		}
 		s.m.Halting = false // the halt it announced never came
 		s.m.Halt = HaltNone
 		s.sendBreak()

@@ -1,8 +1,6 @@
 package launcher
 
 import (
-	"fmt"
-
 	"github.com/hashicorp/go-hclog"
 	"github.com/kdlaunch/kdlaunch/script"
 )
@@ -26,16 +24,8 @@ func (s *stepper) prompt(n int) {
 		s.m.Flight = nil
 		s.answered(f.Cmd, f.Out)
 	}
+	s.classifyHalt()
 	s.dispatch()
-}
-
-// answered: kd finished cmd with out. This is where an answer decides (a bp
-// that kd deferred, a readback that disagrees); today the command's own
-// Done hook judges it.
-func (s *stepper) answered(cmd Command, out []string) {
-	if cmd.Done != nil {
-		s.do(Action{Kind: ActAnswer, Cmd: cmd, Output: out})
-	}
 }
 
 // dispatch types the next queued command at a prompt, or decides what to do
@@ -43,6 +33,15 @@ func (s *stepper) answered(cmd Command, out []string) {
 func (s *stepper) dispatch() {
 	if s.m.State != Halted || s.m.Flight != nil {
 		return
+	}
+	for len(s.m.Queue) > 0 && s.m.Queue[0].Purpose == purposeArmSlot {
+		rest := s.m.Queue[1:]
+		s.m.Queue = rest
+		q, ok := s.expandArm()
+		if !ok {
+			return // the run fails: fail() has queued and typed what it needs
+		}
+		s.m.Queue = append(q, rest...)
 	}
 	if len(s.m.Queue) == 0 {
 		q, ok := s.idle()
@@ -63,18 +62,28 @@ func (s *stepper) dispatch() {
 	s.m.Seq++
 	marker := script.Marker(s.m.Nonce, s.m.Seq)
 	s.m.Flight = &InFlight{Cmd: c, Marker: marker, Sent: s.now}
-	if s.m.Phase == PhaseArming && c.Purpose != PurposeCheck {
+	if s.m.Phase == PhaseArming && c.Purpose == PurposeArm {
 		s.m.Armed = true
 	}
 	s.do(Action{Kind: ActWrite, Cmd: c, Marker: script.MarkerCommand(s.m.Nonce, s.m.Seq)})
 }
 
 // idle decides what to type at a prompt with nothing queued: the answer to
-// "why is the target halted, and what now?".
+// "why is the target halted, and what now?". The order matters: a bug check
+// and a person's break are never resumed, and a g kd could not carry out is
+// never simply typed again.
 func (s *stepper) idle() ([]Command, bool) {
 	switch {
+	case s.m.BugCheck != nil:
+		return s.afterBugCheck()
+	case s.m.PersonHalt:
+		s.personHalt()
+		return nil, false
 	case s.m.Phase == PhaseStopping:
 		return s.disarmQueue(), true
+	case s.m.GoFail != nil:
+		s.goFailed()
+		return nil, false
 	case s.m.HitBreak:
 		s.m.HitBreak = false
 		return []Command{{Text: "kb", Purpose: PurposeStack}, {Text: "g", Purpose: PurposeResume}}, true
@@ -82,13 +91,11 @@ func (s *stepper) idle() ([]Command, bool) {
 		// A prompt before any connection line: some kd builds and kd-like
 		// tools print none. A prompt proves the target is there.
 		s.note(hclog.Info, "kd is at a prompt: the target is connected and halted")
-		return s.armQueue(), true
-	case s.m.Phase == PhaseSupervising && s.m.Timing.ResumeOnHalt:
-		s.m.SelfHalts++
-		if s.m.SelfHalts == 1 || s.m.SelfHalts%100 == 0 {
-			s.note(hclog.Warn, fmt.Sprintf("the target halted on its own (an unexpected break, or a breakpoint without g; %d so far): resuming it, since a halted server is frozen", s.m.SelfHalts))
-		}
-		return []Command{{Text: "g", Purpose: PurposeResume}}, true
+		s.m.Queue = s.armQueue()
+		s.dispatch()
+		return nil, false
+	case s.m.Phase == PhaseSupervising && !s.m.Timers[TimerRetry]:
+		return s.unexpectedHalt()
 	}
 	return nil, false
 }
@@ -102,7 +109,7 @@ func (s *stepper) resume(c Command) {
 	switch s.m.Phase {
 	case PhaseArming:
 		s.m.Phase = PhaseSupervising
-		s.note(hclog.Info, "breakpoint armed, target running")
+		s.note(hclog.Info, s.armedNote())
 	case PhaseDisarming:
 		s.m.Phase = PhaseSupervising
 		s.m.Armed = false

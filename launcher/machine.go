@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // Phase is what the session is doing with the target, across kd's states.
@@ -39,9 +40,13 @@ const (
 	HaltSelf                      // the target stopped by itself (a hard-coded breakpoint, a PoolHitTag hit)
 	HaltInitial                   // "(Initial Breakpoint requested)" at the connection
 	HaltPoolHit                   // a PoolHitTag hit: its stack is taken before resuming
+	HaltBugCheck                  // a bug check: never resumed unless on_bugcheck says so
+	HaltPerson                    // someone broke in from the debugging server (the break box, no break of ours)
+	HaltInt3                      // a driver's own breakpoint (Where says where)
+	HaltGoFailed                  // kd could not carry out a g (it could not insert a breakpoint)
 )
 
-var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit"}
+var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit", "bug check", "a person's break", "int 3", "failed g"}
 
 func (h HaltCause) String() string {
 	if int(h) < len(haltNames) {
@@ -61,10 +66,11 @@ const (
 	TimerBreak               // a break (or an announced halt) waits for its prompt
 	TimerLeave               // the stop's last g: leave kd if the target stays running
 	TimerStop                // CTRL+B ENTER sent: kill kd if it does not leave
+	TimerRetry               // a g kd could not carry out: try it again
 	numTimers
 )
 
-var timerNames = [...]string{"settle", "break", "leave", "stop"}
+var timerNames = [...]string{"settle", "break", "leave", "stop", "retry"}
 
 func (t Timer) String() string {
 	if int(t) < len(timerNames) {
@@ -91,7 +97,10 @@ type Counters struct {
 	StoppedSafe bool
 	Checked     bool // the live check ran (in this or an earlier incarnation)
 	Braked      bool // the hit-rate brake cleared the breakpoint: it is not armed again, even after a reboot
-	Started     time.Time
+	// Allocators are the breakpoints on the special-pool allocators the
+	// probe found (Plan.Allocators); nil until the probe answered.
+	Allocators []Command
+	Started    time.Time
 }
 
 // InFlight is the command typed and not yet finished: kd's marker line and
@@ -133,6 +142,22 @@ type Machine struct {
 	BacklogWaits int // break timeouts put off because kd's output was unread
 	StopResumes  int // g typed by the stop
 	SelfHalts    int // halts the target made by itself
+
+	// kd's answers since the connection, and what they decided.
+	Answers  Answers
+	ArmedBPs []string // bp/bu/bm commands kd accepted since the connection
+	// Failure ends the run once the target is left running with nothing
+	// armed (or, for a bug check or a person's break, left halted).
+	Failure      error
+	BugRec       script.BugCheckRecognizer
+	BugCheck     *script.BugCheck      // the target is stopped in this bug check
+	BugContinued bool                  // on_bugcheck = "continue" resumed it once
+	StartFail    *script.StartFailure  // kd said it cannot open the connection
+	GoFail       *script.InsertFailure // kd could not carry out the last g
+	GoTries      int                   // g's kd could not carry out in a row
+	PersonHalt   bool                  // a person's break holds the target: type nothing
+	HaltLines    []string              // kd's lines since the last break exception, to tell what the halt is
+	Where        string                // where the last unexplained halt stopped
 
 	WaitedSince time.Time // the target was last seen leaving (or kd started)
 	WaitNoted   time.Time // last "still waiting" note
@@ -237,7 +262,6 @@ const (
 	ActStopTimer                    // stop Timer
 	ActNote                         // tell the user (Level, Text); warnings go into Stats
 	ActTrace                        // the transcript and the debug log only (Text)
-	ActAnswer                       // hand Output to Cmd.Done
 	ActKill                         // kill kd at once
 	ActFinish                       // the session ends with Result (the session adds kd's exit status)
 )
@@ -245,7 +269,7 @@ const (
 // Action is one thing Step asks the session to do.
 type Action struct {
 	Kind    ActionKind
-	Cmd     Command // ActWrite, ActAnswer
+	Cmd     Command // ActWrite
 	Marker  string  // ActWrite: the marker that ends the command ("" for a resume)
 	Attempt int     // ActBreak
 	Timer   Timer   // ActStartTimer, ActStopTimer
@@ -253,7 +277,6 @@ type Action struct {
 	Level   hclog.Level // ActNote
 	Text    string      // ActNote, ActTrace
 	State   State       // ActTrace of a state change: the new state
-	Output  []string    // ActAnswer
 	Result  Result      // ActFinish
 }
 
@@ -276,8 +299,6 @@ func (a Action) String() string {
 		return fmt.Sprintf("%s: %s", a.Level, shorten(a.Text))
 	case ActTrace:
 		return "trace: " + a.Text
-	case ActAnswer:
-		return fmt.Sprintf("answer of %q to its caller", a.Cmd.Text)
 	case ActKill:
 		return "kill kd"
 	case ActFinish:
@@ -296,9 +317,13 @@ func (a Action) String() string {
 // shorten keeps a table cell readable: the start of a message is what says
 // which one it is.
 func shorten(s string) string {
-	if i := strings.IndexAny(s[min(20, len(s)):], ":;("); i >= 0 {
-		s = s[:20+i]
+	cut := len(s)
+	for _, sep := range []string{": ", "; ", " ("} {
+		if i := strings.Index(s[min(20, len(s)):], sep); i >= 0 {
+			cut = min(cut, 20+i)
+		}
 	}
+	s = s[:cut]
 	s = strings.TrimSpace(s)
 	if len(s) > 70 {
 		s = s[:67] + "..."

@@ -186,6 +186,14 @@ func (k *miniKD) run(c string) {
 		k.armed = true
 		k.mu.Unlock()
 		k.print("0: kd> ")
+	case c == "bl":
+		k.mu.Lock()
+		armed := k.armed
+		k.mu.Unlock()
+		if armed {
+			k.print(" 0 e fffff801`1e2a3b40     0001 (0001) nt!MmAllocateSpecialPool \"kb;g\"\n")
+		}
+		k.print("0: kd> ")
 	case c == "bc *":
 		k.mu.Lock()
 		k.armed = false

@@ -172,8 +172,6 @@ func (s *Session) act(a Action) *Result {
 	case ActTrace:
 		sk.Log.Debug(a.Text)
 		sk.Transcript.Event(sk.Redact.String(a.Text))
-	case ActAnswer:
-		a.Cmd.Done(a.Output)
 	case ActKill:
 		_ = s.Proc.Kill()
 		s.killed = true

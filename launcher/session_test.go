@@ -91,7 +91,7 @@ func TestSessionArmsAndStopsSafely(t *testing.T) {
 			plain = append(plain, l)
 		}
 	}
-	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "g", "bc *", "g", "\x02"}
+	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "bl", "g", "bc *", "g", "\x02"}
 	if fmt.Sprint(plain) != fmt.Sprint(want) {
 		t.Errorf("typed %q, want %q", plain, want)
 	}
@@ -293,7 +293,7 @@ func TestSessionStopResumesAQueuedBreak(t *testing.T) {
 			plain = append(plain, l)
 		}
 	}
-	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "g", "bc *", "g", "bc *", "g", "\x02"}
+	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "bl", "g", "bc *", "g", "bc *", "g", "\x02"}
 	if fmt.Sprint(plain) != fmt.Sprint(want) || armed || !running {
 		t.Errorf("typed %q (want %q), armed %v, running %v: the target must be left running", plain, want, armed, running)
 	}

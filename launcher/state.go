@@ -42,9 +42,10 @@ const (
 	InCommandSent              // kdlaunch is about to send an ordinary command
 	InLeaveSent                // kdlaunch is about to send CTRL+B ENTER
 	InExit                     // kd's output ended
+	InRunsAgain                // kd's output shows a halted target running again (someone else resumed it)
 )
 
-var inputNames = [...]string{"waiting", "connected", "shutdown", "prompt", "break sent", "resume sent", "command sent", "leave sent", "exit"}
+var inputNames = [...]string{"waiting", "connected", "shutdown", "prompt", "break sent", "resume sent", "command sent", "leave sent", "exit", "runs again"}
 
 func (in Input) String() string {
 	if int(in) < len(inputNames) {
@@ -121,6 +122,11 @@ func Next(s State, in Input) (State, error) {
 			return Halted, nil
 		}
 		return s, &RefusedError{s, in}
+	case InRunsAgain:
+		if s == Halted {
+			return Running, nil
+		}
+		return s, nil
 	}
 	return s, fmt.Errorf("unknown input %d", int(in))
 }

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -90,6 +91,14 @@ func (s *stepper) move(in Input) bool {
 // whether to start another).
 func (s *stepper) exited(tail []string) {
 	s.move(InExit)
+	if s.m.StartFail != nil {
+		s.startFailed()
+		return
+	}
+	if s.m.Failure != nil {
+		s.finish(Result{Outcome: OutcomeFailed, Tail: tail, Err: s.m.Failure, Armed: s.m.Armed})
+		return
+	}
 	if s.m.Phase == PhaseStopping && !s.m.Armed {
 		s.finish(Result{Outcome: OutcomeStopped, Tail: tail})
 		return
@@ -102,13 +111,23 @@ func (s *stepper) line(l Line) {
 	if s.m.Flight != nil {
 		f := *s.m.Flight
 		f.Prompts += l.Prompts
-		if script.IsMarker(l.Text, f.Marker) {
+		switch {
+		case script.IsMarker(l.Text, f.Marker):
 			f.Seen = true
-		} else if len(f.Out) < maxAnswerLines {
+		case strings.Contains(l.Text, f.Marker):
+			// A kd without .echo complains about the marker command: that
+			// is not the command's answer.
+		case len(f.Out) < maxAnswerLines:
 			f.Out = append(f.Out[:len(f.Out):len(f.Out)], script.StripPrompt(l.Text))
 		}
 		s.m.Flight = &f
 	}
+	if s.startFailureLine(l.Text) {
+		return
+	}
+	s.bugCheckLine(l.Text)
+	s.insertFailureLine(l.Text)
+	s.haltLine(l.Text)
 	switch l.Class {
 	case script.Waiting:
 		switch s.m.State {
@@ -144,6 +163,7 @@ func (s *stepper) line(l Line) {
 	case script.Shutdown:
 		s.targetGone("the target is rebooting: kd has lost its breakpoints")
 	case script.BreakpointHit:
+		s.runsAgain()
 		s.hit()
 	case script.BreakException:
 		// The target is stopped even if the prompt is slow to come (kd
@@ -152,18 +172,18 @@ func (s *stepper) line(l Line) {
 		// halt the target right after the next g, possibly the last one
 		// before kdlaunch leaves.
 		s.m.Halting = true
-		if s.m.BreakAsked {
+		switch {
+		case s.m.BugCheck != nil:
+			s.m.Halt = HaltBugCheck
+		case s.m.BreakAsked:
 			s.m.Halt = HaltOurBreak
-			return
-		}
-		// The target stopped by itself (a PoolHitTag hit, a hard-coded
-		// breakpoint): a prompt follows, and a break now would reach a
-		// halted target.
-		s.m.Halt = HaltSelf
-		if s.m.Plan.HitOnBreak && s.m.Armed && s.m.Phase == PhaseSupervising {
-			s.m.HitBreak = true
-			s.m.Halt = HaltPoolHit
-			s.hit()
+		default:
+			// The target stopped by itself (a PoolHitTag hit, a person's
+			// break, a driver's int 3): a prompt follows, and a break now
+			// would reach a halted target. What it is shows by the prompt
+			// (classifyHalt), from the lines kd prints until then.
+			s.m.Halt = HaltSelf
+			s.m.HaltLines = []string{l.Text}
 		}
 	case script.TransportLost:
 		s.m.Lost = true
@@ -188,10 +208,11 @@ func (s *stepper) targetGone(why string) {
 	s.m.Armed = false
 	s.m.Queue, s.m.Flight = nil, nil
 	s.m.BreakAsked, s.m.Halting, s.m.HitBreak = false, false, false
-	s.m.Halt = HaltNone
+	s.m.Halt, s.m.HaltLines, s.m.GoFail, s.m.PersonHalt = HaltNone, nil, nil, false
 	s.stopTimer(TimerBreak)
 	s.stopTimer(TimerSettle)
 	s.stopTimer(TimerLeave)
+	s.stopTimer(TimerRetry)
 	s.move(InShutdown)
 	s.m.WaitedSince = s.now
 	if s.m.Phase == PhaseStopping {
@@ -209,6 +230,13 @@ func (s *stepper) connected() {
 		s.m.Reconnects++
 	}
 	s.move(InConnected)
+	if s.m.BugCheck != nil {
+		// The target crashed as it booted: its bug check came with the
+		// connection. Nothing is armed; its prompt brings kb and !analyze.
+		s.note(hclog.Info, "target connected, stopped in a bug check")
+		s.startTimer(TimerSettle, s.m.Timing.Settle)
+		return
+	}
 	if s.m.Phase == PhaseStopping {
 		if s.m.Armed || s.m.Halting {
 			// Armed: clear it. Halting (initial breakpoint requested):
@@ -243,6 +271,7 @@ func (s *stepper) connected() {
 }
 
 func (s *stepper) hit() {
+	s.m.GoTries = 0 // the target ran: an earlier g went through
 	s.m.Hits++
 	s.m.HitTimes = append(trimHits(s.m.HitTimes, s.now, s.m.rateWindow()), s.now)
 	if s.m.Phase != PhaseSupervising {
@@ -268,6 +297,10 @@ func (s *stepper) hit() {
 // that does not connect.
 func (s *stepper) tick() {
 	now, t := s.now, s.m.Timing
+	if s.m.StartFail != nil {
+		s.startFailed() // kd printed no message after the failure line
+		return
+	}
 	if f := s.m.Flight; f != nil && !f.Warned && t.CommandTimeout > 0 && now.Sub(f.Sent) > t.CommandTimeout {
 		g := *f
 		g.Warned = true

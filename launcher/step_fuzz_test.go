@@ -8,8 +8,9 @@ import (
 // FuzzStep drives Step with any sequence of events from any start and
 // checks the rules that must hold after every one: nothing typed unless kd
 // is at a prompt, no break to a halted or unconnected target, nothing at all
-// after the session finished, at most one command in flight, and a timer
-// event for a timer not running changes nothing.
+// after the session finished, at most one command in flight, no g into a
+// bug check (unless on_bugcheck = "continue"), nothing typed into a
+// person's break, and a timer event for a timer not running changes nothing.
 func FuzzStep(f *testing.F) {
 	f.Add([]byte{0, 2, 16, 10, 10, 5, 12})
 	f.Add([]byte{1, 3, 16, 10, 6, 10, 11, 18, 10})
@@ -20,6 +21,8 @@ func FuzzStep(f *testing.F) {
 		}
 		m := NewMachine(tableRules, Counters{Started: t0}, t0, false)
 		m.Plan.HitOnBreak = len(seq) > 0 && seq[0]%2 == 1
+		m.Plan.Allocators = len(seq) > 0 && seq[0]%4 >= 2
+		m.Timing.ContinueBugCheck = len(seq) > 1 && seq[1]%2 == 1
 		now := t0
 		done := false
 		for i, b := range seq {
@@ -47,6 +50,12 @@ func FuzzStep(f *testing.F) {
 				case ActWrite:
 					if st != Halted {
 						t.Fatalf("event %d (%s): typed %q while %s", i, ev, a.Cmd.Text, st)
+					}
+					if m.BugCheck != nil && !m.Timing.ContinueBugCheck && a.Cmd.Purpose == PurposeResume {
+						t.Fatalf("event %d (%s): g typed into a bug check", i, ev)
+					}
+					if m.PersonHalt && next.PersonHalt {
+						t.Fatalf("event %d (%s): typed %q into a person's break", i, ev, a.Cmd.Text)
 					}
 				case ActBreak:
 					if st != Connected && st != Running && st != BreakingIn {

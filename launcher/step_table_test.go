@@ -53,7 +53,7 @@ var (
 	braked    mod = func(m *Machine) { m.Braked = true; m.Armed = false }
 	unchecked mod = func(m *Machine) {
 		m.Checked = false
-		m.Plan.Check = []Command{{Text: script.SpecialPoolTagQuery, Done: func([]string) {}}}
+		m.Plan.Check = []Command{{Text: script.SpecialPoolTagQuery, Judge: tagJudge}}
 	}
 )
 
@@ -85,8 +85,15 @@ func queue(texts ...string) mod {
 				p = PurposeResume
 			case t == "bc *":
 				p = PurposeDisarm
+			case m.BugCheck != nil && (t == "kb" || t == "!analyze -v"):
+				p = PurposeBugCheck
 			case t == "kb":
 				p = PurposeStack
+			case t == "bl":
+				p = PurposeVerify
+			case t == "<arm>":
+				m.Queue = append(m.Queue, Command{Purpose: purposeArmSlot})
+				continue
 			}
 			m.Queue = append(m.Queue, Command{Text: t, Purpose: p})
 		}
@@ -99,10 +106,73 @@ func flight(text string, p Purpose, seen bool) mod {
 		m.Seq = 1
 		m.Flight = &InFlight{Cmd: Command{Text: text, Purpose: p}, Marker: script.Marker(m.Nonce, 1), Sent: t0, Seen: seen}
 		if p == PurposeCheck {
-			m.Flight.Cmd.Done = func([]string) {}
+			m.Flight.Cmd.Judge = tagJudge
 		}
 	}
 }
+
+// tagJudge stands for the live check's judge: it warns when special pool
+// does not hold the tag.
+func tagJudge(a Answers) ([]string, error) {
+	if a[script.SpecialPoolTagQuery] != "fffff801`1e5a3c40  206b6444" {
+		return []string{"special pool: the target's MmSpecialPoolTag is not Ddk"}, nil
+	}
+	return nil, nil
+}
+
+var (
+	allocators mod = func(m *Machine) { m.Plan.Allocators, m.Plan.Arm = true, nil }
+	continueBC mod = func(m *Machine) { m.Timing.ContinueBugCheck = true }
+	personHalt mod = func(m *Machine) { m.PersonHalt = true }
+	// bugChecked: kd announced bug check 0xC4 with its parameters.
+	bugChecked mod = func(m *Machine) {
+		m.BugRec.Line("*** Fatal System Error: 0x000000c4")
+		m.BugRec.Line("                       (0x0000000000000062,0xFFFFB30E4C1D2A10,0xFFFFB30E4B0C1E30,0x0000000000000001)")
+		bc, _ := m.BugRec.Current()
+		m.BugCheck = &bc
+		m.Halt = HaltBugCheck
+	}
+)
+
+// answers gives kd's answers so far, command then answer.
+func answers(kv ...string) mod {
+	return func(m *Machine) {
+		m.Answers = Answers{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m.Answers[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+func placed(cmds ...string) mod { return func(m *Machine) { m.ArmedBPs = cmds } }
+
+// selfHalt: the target stopped by itself; kd printed these lines after the
+// break exception.
+func selfHalt(lines ...string) mod {
+	return func(m *Machine) {
+		m.Halting, m.Halt = true, HaltSelf
+		m.HaltLines = append([]string{"Break instruction exception - code 80000003 (first chance)"}, lines...)
+	}
+}
+
+// answering: cmd is in flight, its marker came, kd printed out.
+func answering(cmd string, p Purpose, out ...string) mod {
+	return func(m *Machine) {
+		flight(cmd, p, true)(m)
+		m.Flight.Out = out
+	}
+}
+
+func failing(err error) mod { return func(m *Machine) { m.Failure = err } }
+
+func goFailed(tries int) mod {
+	return func(m *Machine) {
+		f, _ := script.ParseInsertFailure(insertFailure)
+		m.GoFail, m.GoTries, m.Halting, m.Halt = &f, tries, true, HaltGoFailed
+	}
+}
+
+const insertFailure = "Unable to insert breakpoint 0 at fffff801`1e7a2b30, Win32 error 0n299"
 
 // rateLimit sets max_rate to 1/s over 10 s with 15 hits in the last 10 s.
 var rateLimit mod = func(m *Machine) {
@@ -161,6 +231,14 @@ func describe(m Machine) string {
 	flag(m.Lost, "transport lost")
 	flag(m.Braked, "rate brake on")
 	flag(m.StoppedSafe, "stopped safely")
+	flag(m.BugCheck != nil, "in a bug check")
+	flag(m.BugContinued, "bug check continued")
+	flag(m.PersonHalt, "a person's break")
+	flag(m.GoFail != nil, "g failed")
+	flag(m.GoTries > 0, fmt.Sprintf("%d failed g's", m.GoTries))
+	flag(m.StartFail != nil, "start failure")
+	flag(m.Failure != nil, "failing")
+	flag(len(m.ArmedBPs) > 0, fmt.Sprintf("%d breakpoints placed", len(m.ArmedBPs)))
 	flag(m.BreakTries > 0, fmt.Sprintf("%d breaks sent", m.BreakTries))
 	flag(m.StopResumes > 0, fmt.Sprintf("%d stop resumes", m.StopResumes))
 	flag(m.BacklogWaits > 0, fmt.Sprintf("%d backlog waits", m.BacklogWaits))
@@ -174,6 +252,10 @@ func describe(m Machine) string {
 	if len(m.Queue) > 0 {
 		var q []string
 		for _, c := range m.Queue {
+			if c.Purpose == purposeArmSlot {
+				q = append(q, "<arm: breakpoints, bl, readbacks, g>")
+				continue
+			}
 			q = append(q, c.Text)
 		}
 		parts = append(parts, "queue "+strings.Join(q, "; "))
@@ -212,13 +294,13 @@ var table = []struct {
 		{"no break before the connection: kd's other lines change nothing", given(Waiting, PhaseArming), evOther,
 			nil, "waiting, arming"},
 		{"the connection: queue the arm commands, let kd settle before breaking in", given(Waiting, PhaseArming), evConnected,
-			[]string{"info: target connected", "start settle timer 1s"}, `connected, arming, queue bp nt!MmAllocateSpecialPool ";kb;g"; g`},
+			[]string{"info: target connected", "start settle timer 1s"}, "connected, arming, queue <arm: breakpoints, bl, readbacks, g>"},
 		{"KDNET prints two connection lines: the second changes nothing", given(Connected, PhaseArming, queue("bp x", "g"), timers(TimerSettle)), evEstablished,
 			nil, "connected, arming, queue bp x; g"},
 		{"the first connection of the run also queues the live check, once", given(Waiting, PhaseArming, unchecked), evEstablished,
-			[]string{"info: target connected", "start settle timer 1s"}, `connected, arming, queue dd nt!MmSpecialPoolTag L1; bp nt!MmAllocateSpecialPool ";kb;g"; g`},
+			[]string{"info: target connected", "start settle timer 1s"}, "connected, arming, queue dd nt!MmSpecialPoolTag L1; <arm: breakpoints, bl, readbacks, g>"},
 		{"(Initial Breakpoint requested): the target will halt by itself, so no break of ours", given(Waiting, PhaseArming), evInitial,
-			[]string{"info: target connected", "start settle timer 1s"}, `connected, arming, halting, queue bp nt!MmAllocateSpecialPool ";kb;g"; g`},
+			[]string{"info: target connected", "start settle timer 1s"}, "connected, arming, halting, queue <arm: breakpoints, bl, readbacks, g>"},
 		{"no connection within connect_timeout: one line with what to check, exit", given(Waiting, PhaseArming, connectIn(time.Minute)), tickAfter(2 * time.Minute),
 			[]string{"kill kd", "finish: failed: the target did not connect within 1m0s"}, "waiting, arming"},
 		{"still waiting after 30 s: a sign of life without a status line", given(Waiting, PhaseArming), tickAfter(31 * time.Second),
@@ -254,11 +336,11 @@ var table = []struct {
 		{"the marker came: the command is done at the next prompt", given(Halted, PhaseArming, armed, flight("bp x", PurposeArm, false), queue("g")), evMarker,
 			nil, `halted, arming, armed, in flight "bp x" (marker seen), queue g`},
 		{"armed: g, the hunt begins", given(Halted, PhaseArming, armed, flight("bp x", PurposeArm, true), queue("g")), evPrompt,
-			[]string{`type "g" (resume)`, "info: breakpoint armed, target running"}, "running, supervising, armed"},
+			[]string{`type "g" (resume)`, "info: breakpoint armed on x"}, "running, supervising, armed, 1 breakpoints placed"},
 		{"the live check's answer goes to its judge (it warns on a wrong tag)", given(Halted, PhaseArming, flight(script.SpecialPoolTagQuery, PurposeCheck, true), queue("bp x", "g")), evPrompt,
-			[]string{`answer of "dd nt!MmSpecialPoolTag L1" to its caller`, `type "bp x" (arm) + marker`}, `halted, arming, armed, in flight "bp x", queue g`},
+			[]string{"warn: special pool: the target's MmSpecialPoolTag is not Ddk", `type "bp x" (arm) + marker`}, `halted, arming, armed, in flight "bp x", queue g`},
 		{"a prompt with no connection line (some kd-like tools print none): the target is there, arm", given(Starting, PhaseArming), evPrompt,
-			[]string{"info: kd is at a prompt: the target is connected and halted", `type "bp nt!MmAllocateSpecialPool \";kb;g\"" (arm) + marker`}, `halted, arming, armed, in flight "bp nt!MmAllocateSpecialPool \";kb;g\"", queue g`},
+			[]string{"info: kd is at a prompt: the target is connected and halted", `type "bp nt!MmAllocateSpecialPool \";kb;g\"" (arm) + marker`}, `halted, arming, armed, in flight "bp nt!MmAllocateSpecialPool \";kb;g\"", queue bl; g`},
 	}},
 	{"Supervising", []row{
 		{"a hit: counted, nothing typed (the breakpoint's own ;kb;g resumes)", given(Running, PhaseSupervising), evHit,
@@ -279,10 +361,12 @@ var table = []struct {
 			nil, "running, supervising, armed, halting"},
 		{"halted by itself, on_unexpected_halt = resume: a halted server is frozen, so g", given(Running, PhaseSupervising, halting), evPrompt,
 			[]string{"warn: the target halted on its own", `type "g" (resume)`}, "running, supervising, armed"},
-		{"halted by itself, on_unexpected_halt = stay: leave it halted for the person", given(Running, PhaseSupervising, halting, noResume), evPrompt,
-			nil, "halted, supervising, armed"},
-		{"pool-hit-tag: a halt kdlaunch did not ask for is a hit", given(Running, PhaseSupervising, poolHit), evBreakExc,
-			nil, "running, supervising, armed, halting, pool hit"},
+		{"halted by itself, on_unexpected_halt = stay: leave it halted for the person, and say so", given(Running, PhaseSupervising, halting, noResume), evPrompt,
+			[]string{"warn: the target halted on its own"}, "halted, supervising, armed"},
+		{"pool-hit-tag: a halt kdlaunch did not ask for: what it is shows by its prompt", given(Running, PhaseSupervising, poolHit), evBreakExc,
+			nil, "running, supervising, armed, halting"},
+		{"pool-hit-tag: at the prompt, a halt in the pool routines is a hit: take its stack", given(Running, PhaseSupervising, poolHit, halting, selfHalt("nt!ExpAllocateBigPool+0x1e3:")), evPrompt,
+			[]string{`type "kb" (stack) + marker`}, `halted, supervising, armed, in flight "kb", queue g`},
 		{"pool-hit-tag hit at its prompt: take its stack, then g", given(Running, PhaseSupervising, poolHit, halting, hitBreak), evPrompt,
 			[]string{`type "kb" (stack) + marker`}, `halted, supervising, armed, in flight "kb", queue g`},
 	}},
@@ -290,9 +374,9 @@ var table = []struct {
 		{"reboot: kd lost its breakpoints; armed again at the reconnection", given(Running, PhaseSupervising), evShutdown,
 			[]string{"info: the target is rebooting"}, "waiting, supervising"},
 		{"reconnected after a reboot: arm again", given(Waiting, PhaseSupervising, disarmed), evConnected,
-			[]string{"info: target connected", "start settle timer 1s"}, `connected, arming, queue bp nt!MmAllocateSpecialPool ";kb;g"; g`},
+			[]string{"info: target connected", "start settle timer 1s"}, "connected, arming, queue <arm: breakpoints, bl, readbacks, g>"},
 		{"kd reconnects without a shutdown line (a transport refresh): arm again", given(Running, PhaseSupervising), evEstablished,
-			[]string{"info: target connected", "start settle timer 1s"}, `connected, arming, armed, queue bp nt!MmAllocateSpecialPool ";kb;g"; g`},
+			[]string{"info: target connected", "start settle timer 1s"}, "connected, arming, armed, queue <arm: breakpoints, bl, readbacks, g>"},
 		{"reset while a command runs: kd drops it, so it leaves the flight (its prompt never comes)", given(Halted, PhaseArming, armed, flight("bp x", PurposeArm, false), queue("g")), evWaiting,
 			[]string{"info: kd lost the target (reset or crash) and waits for it to reconnect"}, "waiting, arming"},
 		{"transport lost: shown in the status line and the log; kd keeps trying", given(Running, PhaseSupervising), evLost,

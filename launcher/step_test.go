@@ -33,6 +33,10 @@ var allEvents = []Event{
 	evWaiting, evConnected, evEstablished, evInitial, evShutdown, evHit, evBreakExc, evLost, evResync, evOther,
 	evPrompt, evEOF, evStop, evCancel, evTick,
 	fires(TimerSettle), fires(TimerBreak), firesUnread(TimerBreak), fires(TimerLeave), fires(TimerStop),
+	evFatal, evInsert, evStartFail, evStartMsg, fires(TimerRetry),
+	line("*   You are seeing this message because you pressed either                    *"),
+	line("leakydrv!LeakyCheck+0x3c:"),
+	line("Bp expression 'nt!MmAllocateSpecialPool' could not be resolved, adding deferred bp"),
 }
 
 // everyMachine is every state in every phase, armed or not, halting or
@@ -43,9 +47,11 @@ func everyMachine() []Machine {
 		for ph := PhaseArming; ph <= PhaseStopping; ph++ {
 			for _, a := range []bool{false, true} {
 				for _, h := range []bool{false, true} {
-					m := given(st, ph, timers(TimerSettle, TimerBreak, TimerLeave, TimerStop))
-					m.Armed, m.Halting = a, h
-					ms = append(ms, m)
+					for _, extra := range []mod{func(*Machine) {}, bugChecked, personHalt} {
+						m := given(st, ph, timers(TimerSettle, TimerBreak, TimerLeave, TimerStop, TimerRetry), extra)
+						m.Armed, m.Halting = a, h
+						ms = append(ms, m)
+					}
 				}
 			}
 		}
@@ -83,6 +89,14 @@ func TestStepInvariants(t *testing.T) {
 					}
 					if strings.TrimSpace(a.Cmd.Text) == "q" {
 						t.Errorf("%s: typed q", where)
+					}
+					// Nothing resumes a bug check (on_bugcheck = "stay"), and
+					// nothing at all is typed into a person's break.
+					if m.BugCheck != nil && a.Cmd.Purpose == PurposeResume {
+						t.Errorf("%s: g typed into a bug check", where)
+					}
+					if m.PersonHalt && next.PersonHalt {
+						t.Errorf("%s: typed %q into a person's break", where, a.Cmd.Text)
 					}
 				case ActFinish:
 					finished = true

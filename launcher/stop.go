@@ -15,6 +15,13 @@ func (s *stepper) requestStop(why string) {
 	s.note(hclog.Info, why+": stopping safely (break in, bc *, g, leave kd with the target running)")
 	s.m.Phase = PhaseStopping
 	s.stopTimer(TimerSettle)
+	s.stopTimer(TimerRetry)
+	if s.m.BugCheck != nil || s.m.PersonHalt {
+		// Nothing is typed into a bug check but its kb and !analyze -v, and
+		// nothing at all into a person's break: they are left halted.
+		s.dispatch()
+		return
+	}
 	if !s.m.Armed && !s.m.Halting && s.m.Flight == nil && s.m.State != Halted && s.m.State != BreakingIn {
 		// Nothing armed and the target not halted (nor about to halt): it
 		// is left as it was, and that is a safe stop too.
@@ -80,18 +87,22 @@ func (s *stepper) disarmQueue() []Command {
 }
 
 // armQueue is what is typed at the first prompt after a connection: the
-// live check once per run, the plan's arm commands, and a resume.
+// allocator probe and the live check once per run, then the arm slot
+// (expandArm: the breakpoints, bl, the readbacks, and a resume).
 func (s *stepper) armQueue() []Command {
+	s.m.Answers, s.m.ArmedBPs = nil, nil
 	var q []Command
+	if s.m.Plan.Allocators && s.m.Allocators == nil {
+		for _, c := range script.ProbeCommands() {
+			q = append(q, Command{Text: c, Purpose: PurposeProbe})
+		}
+	}
 	if !s.m.Checked {
 		q = append(q, withPurpose(s.m.Plan.Check, PurposeCheck)...)
 		s.m.Checked = true
 	}
-	q = append(q, withPurpose(s.m.Plan.Arm, PurposeArm)...)
-	if len(q) == 0 || !script.Resumes(q[len(q)-1].Text) {
-		q = append(q, Command{Text: "g", Purpose: PurposeResume})
-	}
-	return q
+	// The rest depends on the probe's answers: expandArm fills it in.
+	return append(q, Command{Purpose: purposeArmSlot})
 }
 
 func withPurpose(cmds []Command, p Purpose) []Command {

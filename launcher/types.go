@@ -12,14 +12,18 @@ type Purpose int
 
 // Purposes of commands.
 const (
-	PurposeArm    Purpose = iota // arms a breakpoint or sets the target up for the hunt (Plan.Arm)
-	PurposeCheck                 // reads the target before arming (Plan.Check, the live check)
-	PurposeDisarm                // clears what Arm set (bc *, Plan.Disarm)
-	PurposeResume                // resumes the target (g)
-	PurposeStack                 // takes the stack of a hit (kb)
+	PurposeArm      Purpose = iota // arms a breakpoint or sets the target up for the hunt (Plan.Arm)
+	PurposeCheck                   // reads the target before arming (Plan.Check, the live check)
+	PurposeDisarm                  // clears what Arm set (bc *, Plan.Disarm)
+	PurposeResume                  // resumes the target (g)
+	PurposeStack                   // takes the stack of a hit (kb)
+	PurposeProbe                   // finds which special-pool allocator the kernel has (x)
+	PurposeVerify                  // confirms what was armed before anything says armed (bl, readbacks)
+	PurposeBugCheck                // puts a bug check's stack and analysis into the log (kb, !analyze -v)
+	purposeArmSlot                 // not typed: where the arm commands go once the probe has answered
 )
 
-var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack"}
+var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack", "probe", "verify", "bug check", "arm slot"}
 
 func (p Purpose) String() string {
 	if int(p) < len(purposeNames) {
@@ -32,20 +36,33 @@ func (p Purpose) String() string {
 type Command struct {
 	Text string
 	// Purpose is filled in by the session from where the command came from
-	// (Plan.Check, Plan.Arm, Plan.Disarm, or the session's own g, bc * and kb).
+	// (Plan.Check, Plan.Arm, Plan.Verify, Plan.Disarm, or the session's own
+	// probe, g, bc *, bl and kb).
 	Purpose Purpose
-	// Done receives kd's output for the command (lines between sending it and
-	// its completion), for commands whose answer matters (the live check).
-	Done func(output []string)
+	// Judge, if set, reads kd's answers once this command is finished: a
+	// warning is told the user, an error ends the arming (nothing is left
+	// armed, the target runs, the run exits with it). It is called inside
+	// Step, so it must be a pure function of its argument.
+	Judge func(Answers) (warnings []string, err error)
 }
+
+// Answers are kd's answers to the commands typed since the last
+// connection, by command text (the lines between the command and its
+// marker, joined by newlines).
+type Answers map[string]string
 
 // Plan is what a session types and when. Arm runs after every (re)connection
 // and ends by resuming the target; Disarm runs before kdlaunch leaves (after
 // "bc *") or when the hit rate is too high.
 type Plan struct {
-	Check  []Command // once, after the first break-in, before Arm
-	Arm    []Command
-	Disarm []Command
+	Check []Command // once, after the first break-in, before Arm
+	// Allocators: probe, at the first halt, which special-pool allocation
+	// routines the kernel has (script.Families) and arm each that resolves,
+	// before Arm. None resolving ends the run.
+	Allocators bool
+	Arm        []Command
+	Verify     []Command // after Arm (and bl, if a breakpoint was set), before resuming
+	Disarm     []Command
 	// HitOnBreak: every break kdlaunch did not ask for is a hit whose stack
 	// is taken with kb (the PoolHitTag recipe).
 	HitOnBreak bool
@@ -61,6 +78,10 @@ type Timing struct {
 	StopTimeout    time.Duration // wait this long for kd to leave, then kill it
 	ConnectTimeout time.Duration // 0: wait for the target as long as it takes
 	ResumeOnHalt   bool          // resume a target that halted on its own
+	// ContinueBugCheck: after a bug check's kb and !analyze -v, resume it
+	// (the target writes its dump and reboots) and arm again after the
+	// reboot, instead of leaving it halted and ending the run.
+	ContinueBugCheck bool
 	// LeaveGrace is how long the stop watches the target after its last g
 	// before leaving kd (0: DefaultLeaveGrace). A break that reached a
 	// target already halted is queued and stops it again right after that
@@ -93,6 +114,18 @@ const waitNoteEvery = 30 * time.Second
 // maxAnswerLines bounds what is kept of one command's answer.
 const maxAnswerLines = 10000
 
+// A g that kd cannot carry out (it could not insert a breakpoint) is
+// retried maxGoTries times, waiting goRetryWait, then twice as long, ...
+const (
+	maxGoTries  = 3
+	goRetryWait = time.Second
+)
+
+// maxHaltLines bounds what is kept of kd's lines between a halt's "Break
+// instruction exception" and its prompt (enough for the break box and the
+// location).
+const maxHaltLines = 40
+
 // maxWarnings bounds Stats.Warnings.
 const maxWarnings = 100
 
@@ -114,9 +147,10 @@ type Stats struct {
 	Started     time.Time
 	Warnings    []string
 	hitTimes    []time.Time
-	StoppedSafe bool // the last stop cleared breakpoints and resumed the target
-	checked     bool // the live check ran (in this or an earlier incarnation)
-	braked      bool // the hit-rate brake fired: nothing is armed again this run
+	StoppedSafe bool      // the last stop cleared breakpoints and resumed the target
+	checked     bool      // the live check ran (in this or an earlier incarnation)
+	braked      bool      // the hit-rate brake fired: nothing is armed again this run
+	allocators  []Command // the allocator breakpoints the probe found (nil: not probed yet)
 }
 
 // Rate is hits per second over the last window.
