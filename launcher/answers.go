@@ -66,9 +66,9 @@ func (s *stepper) expandArm() (q []Command, ok bool) {
 			var names []string
 			for _, p := range fams {
 				s.m.Allocators = append(s.m.Allocators, Command{Text: script.AllocatorBreakpoint(p.Family), Purpose: PurposeArm})
-				names = append(names, p.Family.Alloc+" ("+p.Family.Kernels+")")
+				names = append(names, p.Family.Alloc)
 			}
-			s.note(hclog.Info, "special pool allocates through "+strings.Join(names, " and ")+" on this kernel: arming it")
+			s.note(hclog.Info, "the target's kernel allocates special pool through "+strings.Join(names, " and ")+": arming it")
 		}
 		q = append(q, s.m.Allocators...)
 	}
@@ -91,6 +91,9 @@ func isBreakpoint(c Command) bool {
 // armedNote is what the arming's g says: what is armed, as kd confirmed it.
 func (s *stepper) armedNote() string {
 	if len(s.m.ArmedBPs) == 0 {
+		if len(s.m.Plan.Verify) > 0 {
+			return "armed and read back, target running"
+		}
 		return "armed, target running"
 	}
 	var exprs []string
@@ -152,8 +155,9 @@ func (s *stepper) bugCheckLine(text string) {
 	s.m.Queue = q
 }
 
-// afterBugCheck: kb and !analyze -v are in the log. By default the target
-// is left halted for the person and the run ends; on_bugcheck = "continue"
+// afterBugCheck: kb and !analyze -v are in the log. By default the
+// breakpoints are cleared (bc *), the target is left halted for the person
+// and the run ends; on_bugcheck = "continue"
 // resumes it (the target writes its dump and reboots) and the hunt arms
 // again after the reboot. The stop never resumes a bug check.
 func (s *stepper) afterBugCheck() ([]Command, bool) {
@@ -169,6 +173,12 @@ func (s *stepper) afterBugCheck() ([]Command, bool) {
 		s.m.Failure = e
 	}
 	s.m.Phase = PhaseStopping
+	if s.m.Armed {
+		// bc * resumes nothing: the person finds the crash as it was, and
+		// no breakpoint of the hunt is left behind.
+		s.m.Armed = false
+		return []Command{{Text: "bc *", Purpose: PurposeDisarm}}, true
+	}
 	s.leave()
 	return nil, false
 }

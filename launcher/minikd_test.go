@@ -37,6 +37,8 @@ type miniKD struct {
 	exited          chan struct{}
 	once            sync.Once
 	hits            int
+	failInserts     int // the next N g's with a breakpoint armed fail
+	failedGs        int
 	buf             strings.Builder
 }
 
@@ -169,6 +171,14 @@ func (k *miniKD) run(c string) {
 	switch {
 	case c == "\x02":
 		k.exit()
+	case c == "g" && k.failInserts > 0 && k.armed:
+		// kd cannot write the breakpoint into the target: it says so and
+		// stays at its prompt.
+		k.mu.Lock()
+		k.failInserts--
+		k.failedGs++
+		k.mu.Unlock()
+		k.print("Unable to insert breakpoint 0 at fffff801`1e2a3b40, Win32 error 0n299\n    \"Only part of a ReadProcessMemory or WriteProcessMemory request was completed.\"\nbp0 at fffff801`1e2a3b40 failed\n0: kd> ")
 	case c == "g":
 		k.mu.Lock()
 		k.running, k.halted = true, false

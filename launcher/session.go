@@ -72,6 +72,8 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 			r = s.fired(TimerLeave)
 		case <-timerC(s.timers[TimerStop]):
 			r = s.fired(TimerStop)
+		case <-timerC(s.timers[TimerRetry]):
+			r = s.fired(TimerRetry)
 		case <-tick.C:
 			r = s.step(Event{Kind: EvTick})
 			if r == nil && s.Sinks.Status != nil {

@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -409,5 +410,50 @@ func TestSessionStoppingIncarnationResumesInitialBreak(t *testing.T) {
 	}
 	if got := strings.Join(lines, "|"); !strings.HasSuffix(got, "g|\x02") {
 		t.Errorf("typed %q, want g then CTRL+B", lines)
+	}
+}
+
+// A g kd cannot carry out: retried after a growing wait (the session's
+// retry timer), never typed again at once; after the last try the
+// breakpoints are cleared, the target resumed, and the run ends quoting kd.
+func TestSessionFailedGoIsRetriedThenCleared(t *testing.T) {
+	for _, tc := range []struct {
+		fails   int
+		outcome Outcome
+	}{{1, OutcomeStopped}, {1000, OutcomeFailed}} {
+		k := newMiniKD()
+		k.failInserts = tc.fails
+		r, _ := runSession(t, k, Limits{MaxHits: 2}, fastTiming, func(stop func()) {
+			k.connect()
+			for i := 0; i < 400; i++ {
+				time.Sleep(10 * time.Millisecond)
+				k.hit()
+				select {
+				case <-k.exited:
+					return
+				default:
+				}
+			}
+			stop()
+		})
+		if r.Outcome != tc.outcome {
+			t.Fatalf("%d failing g's: outcome %v (%v), want %v", tc.fails, r.Outcome, r.Err, tc.outcome)
+		}
+		lines, _, armed, running, _ := k.snapshot()
+		gs := 0
+		for _, l := range lines {
+			if l == "g" {
+				gs++
+			}
+		}
+		if armed || !running {
+			t.Errorf("%d failing g's: armed %v running %v at the end; typed %q", tc.fails, armed, running, lines)
+		}
+		if tc.fails > 1 {
+			var ge *GoFailedError
+			if !errors.As(r.Err, &ge) || k.failedGs != maxGoTries || gs != maxGoTries+1 {
+				t.Errorf("err %v, %d failed g's, %d typed: want a GoFailedError after %d tries, then one g with nothing armed", r.Err, k.failedGs, gs, maxGoTries)
+			}
+		}
 	}
 }

@@ -392,7 +392,7 @@ var table = []struct {
 		{"stop while waiting, nothing armed: leave kd at once", given(Waiting, PhaseArming), evStop,
 			[]string{"info: stop requested: stopping safely", "leave (CTRL+B ENTER)", "start stop timer 5s"}, "stopping, stopping, stopped safely"},
 		{"stop just after an initial breakpoint was announced: resume it first, or kd would leave it frozen", given(Connected, PhaseArming, halting, queue("bp x", "g"), timers(TimerSettle)), evStop,
-			[]string{"info: stop requested: stopping safely", "stop settle timer", "start break timer 2s"}, "connected, stopping, halting, queue bc *; g"},
+			[]string{"stop settle timer", "info: stop requested: stopping safely", "start break timer 2s"}, "connected, stopping, halting, queue bc *; g"},
 		{"stop while armed and running: break in to clear", given(Running, PhaseSupervising), evStop,
 			[]string{"info: stop requested: stopping safely", "break in (attempt 1)", "start break timer 2s"}, "breaking in, stopping, armed, break asked, 1 breaks sent, queue bc *; g"},
 		{"stop at a prompt: clear at once", given(Halted, PhaseSupervising, noResume), evStop,

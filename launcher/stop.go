@@ -12,16 +12,22 @@ func (s *stepper) requestStop(why string) {
 	if s.m.Phase == PhaseStopping {
 		return
 	}
-	s.note(hclog.Info, why+": stopping safely (break in, bc *, g, leave kd with the target running)")
 	s.m.Phase = PhaseStopping
 	s.stopTimer(TimerSettle)
 	s.stopTimer(TimerRetry)
 	if s.m.BugCheck != nil || s.m.PersonHalt {
-		// Nothing is typed into a bug check but its kb and !analyze -v, and
-		// nothing at all into a person's break: they are left halted.
+		// Nothing is typed into a bug check but its kb, !analyze -v and
+		// bc *, and nothing at all into a person's break: they are left
+		// halted.
+		by := "someone at kd's debugging server"
+		if s.m.BugCheck != nil {
+			by = "a bug check"
+		}
+		s.note(hclog.Info, why+": the target is held halted by "+by+"; kdlaunch leaves it halted and resumes nothing")
 		s.dispatch()
 		return
 	}
+	s.note(hclog.Info, why+": stopping safely (break in, bc *, g, leave kd with the target running)")
 	if !s.m.Armed && !s.m.Halting && s.m.Flight == nil && s.m.State != Halted && s.m.State != BreakingIn {
 		// Nothing armed and the target not halted (nor about to halt): it
 		// is left as it was, and that is a safe stop too.

@@ -371,7 +371,13 @@ func readback(cfg *config.Config, tag *pooltag.Tag) []launcher.Command {
 // another allocator resolves (a segment-heap kernel has none of it).
 func liveCheck(tag pooltag.Tag) []launcher.Command {
 	return []launcher.Command{{Text: script.SpecialPoolTagQuery, Judge: func(a launcher.Answers) ([]string, error) {
-		_, none := script.CheckAllocators(script.ProbeFamilies(a))
+		probes := script.ProbeFamilies(a)
+		_, none := script.CheckAllocators(probes)
+		for _, p := range probes {
+			if none != nil && (p.Alloc.ExportOnly || p.Alloc.NoSymbols) {
+				return nil, nil // nt's symbols are missing: the run ends with the one line that says so
+			}
+		}
 		var out []string
 		for _, w := range script.CheckSpecialPool(tag, a[script.SpecialPoolTagQuery], a[script.AllocatorQuery]) {
 			if none == nil && strings.HasPrefix(w, "special pool: "+script.AllocatorSymbol+" does not resolve") {
