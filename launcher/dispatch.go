@@ -34,6 +34,10 @@ func (s *stepper) dispatch() {
 	if s.m.State != Halted || s.m.Flight != nil {
 		return
 	}
+	if s.m.PersonHalt {
+		s.personHalt() // nothing is typed under their hands, queued or not
+		return
+	}
 	for len(s.m.Queue) > 0 && s.m.Queue[0].Purpose == purposeArmSlot {
 		rest := s.m.Queue[1:]
 		s.m.Queue = rest

@@ -130,7 +130,7 @@ func (s *stepper) personHalt() {
 
 // runsAgain: a halted target's breakpoint hit, so someone else resumed it.
 func (s *stepper) runsAgain() {
-	if !s.m.PersonHalt || s.m.State != Halted {
+	if !s.m.PersonHalt {
 		return
 	}
 	s.m.PersonHalt = false

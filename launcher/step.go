@@ -177,6 +177,9 @@ func (s *stepper) line(l Line) {
 			s.m.Halt = HaltBugCheck
 		case s.m.BreakAsked:
 			s.m.Halt = HaltOurBreak
+		case s.m.Halt == HaltInitial:
+			// The initial breakpoint the connection announced (kd shows the
+			// break box for it too): expected, not someone else's.
 		default:
 			// The target stopped by itself (a PoolHitTag hit, a person's
 			// break, a driver's int 3): a prompt follows, and a break now

@@ -1,10 +1,6 @@
 package launcher
 
-import (
-	"errors"
-
-	"github.com/kdlaunch/kdlaunch/script"
-)
+import "github.com/kdlaunch/kdlaunch/script"
 
 // The rows of kd's answers: what they decide at arming, at a bug check, at
 // a halt nobody asked for, and when kd cannot start.
@@ -108,6 +104,10 @@ var answerGroups = []struct {
 		{"a person's break (the break box, no break of ours): left halted, said once", given(Running, PhaseSupervising,
 			selfHalt("*   You are seeing this message because you pressed either                    *", "nt!DbgBreakPointWithStatus:")), evPrompt,
 			[]string{"warn: someone broke into the target"}, "halted, supervising, armed, a person's break"},
+		{"the initial breakpoint's break box is expected: not a person's break", given(Connected, PhaseArming, halting, func(m *Machine) { m.Halt = HaltInitial }, queue("<arm>"), timers(TimerSettle)), evBreakExc,
+			nil, "connected, arming, halting, queue <arm: breakpoints, bl, readbacks, g>"},
+		{"a person's break holds the target: queued commands wait too", given(Halted, PhaseArming, personHalt, queue("bp x", "g")), evPrompt,
+			nil, "halted, arming, a person's break, queue bp x; g"},
 		{"a person's break: kd's prompts after their commands change nothing", given(Halted, PhaseSupervising, personHalt), evPrompt,
 			nil, "halted, supervising, armed, a person's break"},
 		{"a person's break: a hit means they resumed the target; go on", given(Halted, PhaseSupervising, personHalt), evHit,
@@ -137,5 +137,3 @@ var answerGroups = []struct {
 			[]string{"finish: kd exited"}, "exited, arming"},
 	}},
 }
-
-var _ = errors.New

@@ -15,6 +15,9 @@ func (s *stepper) requestStop(why string) {
 	s.m.Phase = PhaseStopping
 	s.stopTimer(TimerSettle)
 	s.stopTimer(TimerRetry)
+	if s.m.PersonHalt && s.m.State != Halted {
+		s.m.PersonHalt = false // it is no longer halted: their break is over
+	}
 	if s.m.BugCheck != nil || s.m.PersonHalt {
 		// Nothing is typed into a bug check but its kb, !analyze -v and
 		// bc *, and nothing at all into a person's break: they are left
