@@ -31,7 +31,8 @@ build:
 
 # Everything CI checks: go.mod tidy, formatting, vet, staticcheck,
 # govulncheck, the Windows builds, and every test with the race detector
-# (integration tests run bin/kdlaunch against bin/fakekd).
+# (integration tests build their own kdlaunch in a temporary folder and
+# run the kd stand-ins from the test binary; bin/ is not touched).
 test: build tidy lint vuln windows-build race
 
 # go.mod and go.sum must be what `go mod tidy` makes of them.

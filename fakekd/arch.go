@@ -14,15 +14,15 @@ type arch struct {
 	formats       map[string]bool
 	nArgs         int // "Args to Child" columns in kb
 
-	connectedLine string // "Banners and connection lines" in docs/kd-protocol.md
+	connectedLine string // kd-protocol.md "Startup and connection text"
 	kernelLine    string
 	builtByLine   string
 	kernelBase    string
 
-	// "Break-in and the break box" in docs/kd-protocol.md: where a CTRL+C/CTRL+BREAK break-in lands.
+	// kd-protocol.md "Break-in text": where a CTRL+C/CTRL+BREAK break-in lands.
 	breakSym  string
 	breakAddr uint64
-	// "PoolHitTag and the allocators" in docs/kd-protocol.md: where a PoolHitTag int 3 lands (name invented, shape real).
+	// kd-protocol.md "PoolHitTag": where a PoolHitTag int 3 lands (name invented, shape real).
 	poolHitSym  string
 	poolHitAddr uint64
 
@@ -54,20 +54,27 @@ var archs = map[string]*arch{
 		drvBase:       0xfffff8016a000000,
 		drvStride:     0x100000,
 		symbols: map[string]uint64{
-			"nt!mmallocatespecialpool":          0xfffff8011e2a3b40, // brief / "PoolHitTag and the allocators" in docs/kd-protocol.md
+			"nt!mmallocatespecialpool":          0xfffff8011e2a3b40, // brief / kd-protocol.md "Allocation routines"
 			"nt!mmspecialpooltag":               0xfffff8011e5c3a10,
 			"nt!mmspecialpoolcatchoverruns":     0xfffff8011e5c3a14,
 			"nt!mispecialpoolenabled":           0xfffff8011e5c3a18,
 			"nt!poolhittag":                     0xfffff8011e5c4b2c,
 			"nt!exallocatepoolwithtag":          0xfffff8011e3b1010,
 			"nt!exallocatepool2":                0xfffff8011e3b0f20,
+			"nt!exfreepoolwithtag":              0xfffff8011e3b23a0,
+			"nt!exallocateheapspecialpool":      0xfffff8011e33e988, // segment-heap kernels only
+			"nt!expfreeheapspecialpool":         0xfffff8011e5ba310,
+			"nt!exallocateheappool":             0xfffff8011e2bcfe4,
+			"nt!exfreeheappool":                 0xfffff8011e2bd7a0,
 			"nt!dbgbreakpointwithstatus":        0xfffff801d1efb1b0,
 			"nt!rtlpbreakwithstatusinstruction": 0xfffff801d1efb1c0,
 		},
 		disasm: map[string]string{
-			"nt!mmallocatespecialpool": "4c8bdc          mov     r11,rsp",
-			"nt!exallocatepoolwithtag": "48895c2408      mov     qword ptr [rsp+8],rbx",
-			"nt!exallocatepool2":       "4053            push    rbx",
+			"nt!mmallocatespecialpool":     "4c8bdc          mov     r11,rsp",
+			"nt!exallocatepoolwithtag":     "48895c2408      mov     qword ptr [rsp+8],rbx",
+			"nt!exallocatepool2":           "4053            push    rbx",
+			"nt!exallocateheapspecialpool": "48895c2410      mov     qword ptr [rsp+10h],rbx",
+			"nt!exallocateheappool":        "4c8bdc          mov     r11,rsp",
 		},
 		frameBase: 0xffffd001c70c6298,
 		userRet:   0x00007ffb3f1ac3d4,
@@ -97,13 +104,20 @@ var archs = map[string]*arch{
 			"nt!poolhittag":                     0x8055a5f0,
 			"nt!exallocatepoolwithtag":          0x80544d12,
 			"nt!exallocatepool2":                0x80544c40,
+			"nt!exfreepoolwithtag":              0x80545310,
+			"nt!exallocateheapspecialpool":      0x8056e988,
+			"nt!expfreeheapspecialpool":         0x8058a310,
+			"nt!exallocateheappool":             0x8055cfe4,
+			"nt!exfreeheappool":                 0x8055d7a0,
 			"nt!rtlpbreakwithstatusinstruction": 0x8053c5f8,
 			"nt!dbgbreakpointwithstatus":        0x8053c5f4,
 		},
 		disasm: map[string]string{
-			"nt!mmallocatespecialpool": "8bff            mov     edi,edi",
-			"nt!exallocatepoolwithtag": "8bff            mov     edi,edi",
-			"nt!exallocatepool2":       "8bff            mov     edi,edi",
+			"nt!mmallocatespecialpool":     "8bff            mov     edi,edi",
+			"nt!exallocatepoolwithtag":     "8bff            mov     edi,edi",
+			"nt!exallocatepool2":           "8bff            mov     edi,edi",
+			"nt!exallocateheapspecialpool": "8bff            mov     edi,edi",
+			"nt!exallocateheappool":        "8bff            mov     edi,edi",
 		},
 		// 32-bit Windows enters system calls through KiFastCallEntry.
 		renames:   map[string]string{"nt!KiSystemServiceCopyEnd+0x25": "nt!KiFastCallEntry+0x12a"},
@@ -121,6 +135,8 @@ func init() {
 		"nt!MmAllocateSpecialPool", "nt!MmSpecialPoolTag", "nt!MmSpecialPoolCatchOverruns",
 		"nt!MiSpecialPoolEnabled", "nt!PoolHitTag", "nt!ExAllocatePoolWithTag",
 		"nt!ExAllocatePool2", "nt!DbgBreakPointWithStatus", "nt!RtlpBreakWithStatusInstruction",
+		"nt!ExFreePoolWithTag", "nt!ExAllocateHeapSpecialPool",
+		"nt!ExpFreeHeapSpecialPool", "nt!ExAllocateHeapPool", "nt!ExFreeHeapPool",
 	} {
 		canonicalNames[strings.ToLower(n)] = n
 	}
@@ -135,7 +151,7 @@ func (a *arch) addr(v uint64) string {
 	return fmt.Sprintf("%08x", uint32(v))
 }
 
-// disasmLine is the instruction line after "sym:" ("Break-in and the break box" in docs/kd-protocol.md, 3.4).
+// disasmLine is the instruction line after "sym:" (kd-protocol.md "Break-in text", "Breakpoint hits").
 func (a *arch) disasmLine(addr uint64, text string) string {
 	return a.addr(addr) + " " + text
 }

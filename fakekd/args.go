@@ -6,7 +6,7 @@ import (
 )
 
 // CmdLine is what fakekd understood of its kd-style command line
-// ("Command line and environment" in docs/kd-protocol.md-1.3). Options it does not model are accepted and ignored,
+// (kd-protocol.md "Command line", "Connection strings"). Options it does not model are accepted and ignored,
 // as a driver may pass them to the real kd.
 type CmdLine struct {
 	Server         string // -server transport, exactly as given
@@ -14,11 +14,11 @@ type CmdLine struct {
 	SymbolPath     string // -y
 	LogFile        string // -logo / -loga
 	LogAppend      bool
-	BreakOnConnect bool // -bonc, also -b ("Command line and environment" in docs/kd-protocol.md)
+	BreakOnConnect bool // -bonc, also -b (kd-protocol.md "Command line")
 }
 
 // optsWithValue are the kd options that consume the next argument
-// ("Command line and environment" in docs/kd-protocol.md), so their values are not mistaken for options.
+// (kd-protocol.md "Command line"), so their values are not mistaken for options.
 var optsWithValue = map[string]bool{
 	"y": true, "srcpath": true, "i": true, "z": true, "zp": true, "c": true,
 	"cf": true, "cfr": true, "logo": true, "loga": true, "logau": true,
@@ -34,7 +34,7 @@ func ParseCmdLine(args []string) (CmdLine, error) {
 		if len(a) < 2 || (a[0] != '-' && a[0] != '/') {
 			continue // stray words: kd would complain, the fake does not care
 		}
-		// "Command line and environment" in docs/kd-protocol.md: "Only the -remote and -server options are
+		// kd-protocol.md "Command line": "Only the -remote and -server options are
 		// case-sensitive" and "it must appear before any other options".
 		name := a[1:]
 		if name == "server" || name == "remote" {
@@ -54,7 +54,7 @@ func ParseCmdLine(args []string) (CmdLine, error) {
 		lname := strings.ToLower(name)
 		switch {
 		case lname == "k":
-			// A bare -k is legal ("Connection strings" in docs/kd-protocol.md); a value never starts with '-'.
+			// A bare -k is legal (kd-protocol.md "Connection strings"); a value never starts with '-'.
 			if i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 				i++
 				c.Kernel = args[i]
@@ -81,7 +81,7 @@ func ParseCmdLine(args []string) (CmdLine, error) {
 
 // Transport is the kernel connection, parsed from -k or, without -k, from
 // _NT_DEBUG_PORT / _NT_DEBUG_BAUD_RATE with the historic defaults com1 and
-// 19200 ("Command line and environment" in docs/kd-protocol.md, 1.5).
+// 19200 (kd-protocol.md "Command line", "Environment variables").
 type Transport struct {
 	Kind   string // "com", "pipe", "net" or "usb"
 	Device string // \\.\com1, \\.\pipe\X, the KDNET port, or the USB target name
@@ -89,7 +89,7 @@ type Transport struct {
 	Key    string // KDNET key: a secret, printed only with FAKEKD_ECHO_SECRETS
 }
 
-// ParseTransport interprets a -k connection string ("Connection strings" in docs/kd-protocol.md).
+// ParseTransport interprets a -k connection string (kd-protocol.md "Connection strings").
 func ParseTransport(conn string, getenv func(string) string) Transport {
 	kind, rest, _ := strings.Cut(conn, ":")
 	params := map[string]string{}
@@ -124,7 +124,7 @@ func ParseTransport(conn string, getenv func(string) string) Transport {
 }
 
 // comDevice turns "com2" or "\\.\com2" into the device name kd opens
-// ("Connection strings" in docs/kd-protocol.md: ComPort "can be in the format com2 or \\.\com2").
+// (kd-protocol.md "Connection strings": ComPort "can be in the format com2 or \\.\com2").
 func comDevice(port string) string {
 	if port == "" {
 		port = "com1"
@@ -136,7 +136,7 @@ func comDevice(port string) string {
 }
 
 // remoteLine is the "0: <debugger> -remote ..." line a server prints
-// ("Remote server transports" in docs/kd-protocol.md): the transport with the parameter name capitalised, the
+// (kd-protocol.md "Debugging server"): the transport with the parameter name capitalised, the
 // password left out, and ",Server=HOST" appended.
 func remoteLine(server, host string, echoSecrets bool) string {
 	if echoSecrets {

@@ -72,7 +72,7 @@ func TestRemoteLine(t *testing.T) {
 		echo   bool
 		want   string
 	}{
-		// "Remote server transports" in docs/kd-protocol.md.
+		// kd-protocol.md "Debugging server".
 		{"npipe:pipe=livedebug", false, "0: <debugger> -remote npipe:Pipe=livedebug,Server=BOX"},
 		{"tcp:port=5005", false, "0: <debugger> -remote tcp:Port=5005,Server=BOX"},
 		{"npipe:pipe=livedebug,password=hunter2", false, "0: <debugger> -remote npipe:Pipe=livedebug,Server=BOX"},

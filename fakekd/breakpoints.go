@@ -7,7 +7,7 @@ import (
 )
 
 // breakpoint is one kd breakpoint. kd keeps at most 32 in kernel mode
-// ("Breakpoint hits" in docs/kd-protocol.md); the fake does not enforce that.
+// (kd-protocol.md "Breakpoints"); the fake does not enforce that.
 type breakpoint struct {
 	id       int
 	expr     string // what was typed, for deferred breakpoints
@@ -21,11 +21,14 @@ type breakpoint struct {
 }
 
 // allocFuncs are the breakpoint targets the simulated target reaches: the
-// special pool allocator and the public allocators above it ("PoolHitTag and the allocators" in docs/kd-protocol.md).
+// special pool allocator and the public allocators above it (kd-protocol.md "Allocation routines").
 var allocFuncs = map[string]bool{
 	"nt!mmallocatespecialpool": true,
 	"nt!exallocatepoolwithtag": true,
 	"nt!exallocatepool2":       true,
+	// Segment-heap kernels (Windows 10 1903 and later).
+	"nt!exallocateheapspecialpool": true,
+	"nt!exallocateheappool":        true,
 }
 
 // hits reports whether the simulated allocations reach this breakpoint.
@@ -111,7 +114,7 @@ func (t *bpTable) firstHit() *breakpoint {
 	return nil
 }
 
-// blLines formats bl in kd's kernel layout ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md):
+// blLines formats bl in kd's kernel layout (kd-protocol.md "Session commands"):
 //
 //	0 e Disable Clear  fffff801`1e2a3b40     0001 (0001) nt!MmAllocateSpecialPool
 //

@@ -7,11 +7,11 @@ import (
 )
 
 // splitCommands splits a command list at semicolons that are outside double
-// quotes ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md: ".echo ... is ended if the debugger encounters a
+// quotes (kd-protocol.md "Session commands": ".echo ... is ended if the debugger encounters a
 // semicolon (unless the semicolon occurs within a quoted string)"). Inside
 // quotes, \" does not close the string. Pieces are trimmed; empty pieces are
 // kept so callers can see them (";kb;g" starts with a harmless empty one,
-// "Breakpoint hits" in docs/kd-protocol.md).
+// kd-protocol.md "Breakpoints").
 func splitCommands(s string) []string {
 	var out []string
 	start, inQuote := 0, false
@@ -38,7 +38,7 @@ func splitWord(s string) (string, string) {
 	return strings.ToLower(w), strings.TrimSpace(rest)
 }
 
-// bpArgs is a parsed bp/bu command ("Breakpoint hits" in docs/kd-protocol.md):
+// bpArgs is a parsed bp/bu command (kd-protocol.md "Breakpoints"):
 // bp[ID] [/1] [Options] Address [Passes] ["CommandString"].
 type bpArgs struct {
 	id      int // -1: lowest free
@@ -117,7 +117,7 @@ func cutQuoted(s string) (content, after string, ok bool) {
 	return "", "", false
 }
 
-// idSet is the argument of bc/bd/be ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md): "*", IDs, ranges
+// idSet is the argument of bc/bd/be (kd-protocol.md "Session commands"): "*", IDs, ranges
 // "1-3", separated by spaces or commas.
 type idSet struct {
 	all bool
@@ -160,7 +160,7 @@ func parseIDList(arg string) (idSet, error) {
 
 // parseValue reads a MASM expression the way kd's default radix 16 does, for
 // the few forms drivers use: 206b6444, 0x206b6444, 0n42, fffff801`1e2a3b40,
-// and a character constant ' cbA' ("PoolHitTag and the allocators" in docs/kd-protocol.md), whose first character is
+// and a character constant ' cbA' (kd-protocol.md "PoolHitTag"), whose first character is
 // the most significant byte.
 func parseValue(s string) (uint64, error) {
 	s = strings.TrimSpace(s)

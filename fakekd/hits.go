@@ -8,7 +8,7 @@ import (
 )
 
 // dbgPrints are DbgPrint lines the simulated drivers emit between hits
-// (FAKEKD_NOISE): real logs interleave them with stacks ("Stack layouts" in docs/kd-protocol.md).
+// (FAKEKD_NOISE): real logs interleave them with stacks (kd-protocol.md "Stack layouts").
 var dbgPrints = []string{
 	"leakydrv: LeakyDispatchWrite: queued 0x40 bytes",
 	"netfltx: FilterReceive: 3 NBLs indicated",
@@ -27,6 +27,14 @@ func (m *machine) tick() {
 		m.reboot()
 		return
 	}
+	if c.BugCheck == "running" && !m.bugCheckDone && m.st.Hits >= c.BugCheckAfterHits {
+		m.bugCheck("running")
+		return
+	}
+	if c.PersonBreakAfter > 0 && !m.personDone && m.st.Hits >= c.PersonBreakAfter {
+		m.personBreak()
+		return
+	}
 	if c.LossAfterHits > 0 && !m.lossDone && m.hitsThisProcess >= c.LossAfterHits {
 		m.lossDone = true
 		m.loseTransport()
@@ -36,7 +44,7 @@ func (m *machine) tick() {
 }
 
 // hit prints what kd prints when an allocation stops the target, then runs
-// the breakpoint's command string ("Breakpoint hits" in docs/kd-protocol.md, 3.4, 4.2).
+// the breakpoint's command string (kd-protocol.md "Breakpoints", "Breakpoint hits", "PoolHitTag").
 func (m *machine) hit() {
 	m.hitsThisProcess++
 	m.hitsSinceReboot++
@@ -51,12 +59,23 @@ func (m *machine) hit() {
 		// A PoolHitTag match is an int 3 inside the allocator, not a
 		// breakpoint: no command string runs and the target halts.
 		top := []FrameDef{{Sym: m.a.poolHitSym}}
-		if m.a.ptr64 {
+		sym, ip := m.a.poolHitSym, m.a.poolHitAddr
+		switch {
+		case m.poolHitFree():
+			// PoolHitTag also breaks on frees: the free routine is on
+			// top, the driver releasing its buffer below.
+			fr := freeFrames(sd)
+			top, sd = fr[:1], StackDef{Frames: fr[1:], EndsInUser: sd.EndsInUser}
+			sym, ip = fr[0].Sym, m.a.symbolAddr("nt!ExFreePoolWithTag")+0x5f2
+		case m.cfg.Kernel == "segment-heap":
+			top = []FrameDef{{Sym: "nt!ExAllocateHeapPool+0x1a4"}, {Sym: "nt!ExAllocatePoolWithTag+0x95"}}
+			sym, ip = top[0].Sym, m.a.symbolAddr("nt!ExAllocateHeapPool")+0x1a4
+		case m.a.ptr64:
 			top = append(top, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x3a1"})
 		}
-		h := m.haltAt(top, sd, m.a.poolHitSym, m.a.poolHitAddr, "cc              int     3",
+		h := m.haltAt(top, sd, sym, ip, "cc              int     3",
 			[]uint64{0, size, uint64(m.poolHitTag())})
-		m.out.lines([]string{breakException, m.a.poolHitSym + ":", m.a.int3Line(m.a.poolHitAddr)})
+		m.out.lines([]string{breakException, sym + ":", m.a.int3Line(ip)})
 		m.haltQuiet(h)
 		if m.crashDue() {
 			m.crash()
@@ -73,9 +92,17 @@ func (m *machine) hit() {
 	tag := uint64(m.specialPoolTag())
 	switch fn {
 	case "nt!mmallocatespecialpool":
-		// ReactOS prototype ("PoolHitTag and the allocators" in docs/kd-protocol.md): (NumberOfBytes, Tag, PoolType, SpecialType).
+		// ReactOS's prototype: (NumberOfBytes, Tag, PoolType, SpecialType).
 		top = append(top, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x3a1"})
 		args = []uint64{size, tag, 0x200}
+	case "nt!exallocateheapspecialpool":
+		// Segment-heap kernels: (PoolType?, NumberOfBytes, Tag), called by
+		// ExAllocateHeapPool.
+		top = append(top, FrameDef{Sym: "nt!ExAllocateHeapPool+0x20e"}, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x95"})
+		args = []uint64{0x200, size, tag}
+	case "nt!exallocateheappool":
+		top = append(top, FrameDef{Sym: "nt!ExAllocatePoolWithTag+0x95"})
+		args = []uint64{0x200, size, tag}
 	case "nt!exallocatepool2":
 		args = []uint64{0x40, size, tag}
 	default:
@@ -114,7 +141,7 @@ func (m *machine) crashDue() bool {
 // driver's stack, registers holding the allocator's arguments.
 func (m *machine) haltAt(top []FrameDef, sd StackDef, sym string, ip uint64, disasm string, args []uint64) haltInfo {
 	defs := append(append([]FrameDef{}, top...), sd.Frames...)
-	// x86 passes arguments on the stack, so kb shows them ("Stack layouts" in docs/kd-protocol.md,
+	// x86 passes arguments on the stack, so kb shows them (kd-protocol.md "Stack layouts",
 	// 4.4); x64's home area is not reliable, so random values stay there.
 	var first []uint64
 	if !m.a.ptr64 {
@@ -133,8 +160,8 @@ func (m *machine) haltAt(top []FrameDef, sd StackDef, sym string, ip uint64, dis
 }
 
 // regsAt makes a register set for a halt. On x64 the first four integer
-// arguments are in rcx, rdx, r8, r9 ("Stack layouts" in docs/kd-protocol.md), so `r rdx` shows the tag
-// at a MmAllocateSpecialPool breakpoint as "Breakpoint hits" in docs/kd-protocol.md suggests.
+// arguments are in rcx, rdx, r8, r9 (kd-protocol.md "Stack layouts"), so `r rdx` shows the tag
+// at a MmAllocateSpecialPool breakpoint as kd-protocol.md "Allocation routines" suggests.
 func (m *machine) regsAt(ip uint64, frames []frame, args []uint64) []reg {
 	arg := func(i int) uint64 {
 		if i < len(args) {

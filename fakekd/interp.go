@@ -22,6 +22,7 @@ func (m *machine) typedLine(line string) {
 		}
 	}
 	m.st.Commands = append(m.st.Commands, text)
+	m.recordAnswerCommand(text)
 	m.lastCmd = text
 	if m.execList(text) || m.exiting {
 		return
@@ -33,7 +34,7 @@ func (m *machine) typedLine(line string) {
 // execList runs a semicolon-separated command list. It returns true when a
 // command ended the list: one that resumes the target ("Any command that
 // resumes program execution ... ends the execution of the command list",
-// "Breakpoint hits" in docs/kd-protocol.md), reboots it, or quits.
+// kd-protocol.md "Breakpoints"), reboots it, or quits.
 func (m *machine) execList(text string) bool {
 	for _, c := range splitCommands(text) {
 		if c == "" {
@@ -51,10 +52,29 @@ func (m *machine) exec(c string) bool {
 	word, rest := splitWord(c)
 	switch {
 	case word == "g" || word == "gh" || word == "gn" || word == "gc":
+		m.st.GTyped++
+		if m.bugChecked {
+			// Continuing a bug check: the target writes its dump and
+			// restarts.
+			m.st.GIntoBugCheck = true
+			m.reboot()
+			return true
+		}
+		if m.failInsert() {
+			return false // kd stays at the prompt
+		}
+		m.personResumed()
+		if m.cfg.BugCheck == "arming" && !m.bugCheckDone && (m.poolHitActive() || m.bps.firstHit() != nil) {
+			m.st.Target = targetRunning
+			m.bugCheck("arming")
+			return true
+		}
 		m.resume()
 		return true
+	case word == "!analyze":
+		m.analyze()
 	case word == "q" || word == "qq":
-		// "Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md: q "ends the debugging session. The target computer
+		// kd-protocol.md "Session commands": q "ends the debugging session. The target computer
 		// remains locked."
 		m.out.line(quitLine)
 		m.st.Target = targetLocked
@@ -64,6 +84,7 @@ func (m *machine) exec(c string) bool {
 		m.reboot()
 		return true
 	case isBpWord(word):
+		m.symbolWarning()
 		m.cmdBp(word, rest)
 	case word == "bl":
 		m.out.lines(m.bps.blLines(m.a))
@@ -77,10 +98,13 @@ func (m *machine) exec(c string) bool {
 	case stackCmds[word]:
 		m.cmdStack(word, rest)
 	case word == "dd":
+		m.symbolWarning()
 		m.cmdDd(rest)
 	case word == "ed":
+		m.symbolWarning()
 		m.cmdEd(rest)
 	case word == "x":
+		m.symbolWarning()
 		m.cmdX(rest)
 	case word == "r":
 		m.cmdR(rest)
@@ -125,7 +149,7 @@ func (m *machine) cmdBp(word, rest string) {
 	b := &breakpoint{expr: a.address, command: a.command, hasCmd: a.hasCmd, enabled: true, oneShot: a.oneShot}
 	b.sym, b.addr, b.resolved = m.resolve(a.address)
 	if !b.resolved && word[:2] == "bp" {
-		// "Breakpoint hits" in docs/kd-protocol.md: an unresolvable bp "is automatically converted to a
+		// kd-protocol.md "Breakpoints": an unresolvable bp "is automatically converted to a
 		// bu breakpoint".
 		m.out.line(fmt.Sprintf(deferredFmt, a.address))
 	}
@@ -185,7 +209,7 @@ func (m *machine) resolve(expr string) (sym string, addr uint64, ok bool) {
 		l = "nt!" + l // kd searches every module; the fake only nt
 	}
 	mod, _, _ := strings.Cut(l, "!")
-	if m.cfg.MissingSymbols[l] || !m.symbolModules()[mod] {
+	if !m.symbolAvailable(l) || !m.symbolModules()[mod] {
 		return "", 0, false
 	}
 	name := canonicalNames[l]
@@ -201,14 +225,14 @@ func (m *machine) resolve(expr string) (sym string, addr uint64, ok bool) {
 // symbolAt names a known symbol at exactly this address, "" if none.
 func (m *machine) symbolAt(v uint64) string {
 	for l, a := range m.a.symbols {
-		if a == v && !m.cfg.MissingSymbols[l] {
+		if a == v && m.symbolAvailable(l) {
 			return canonicalNames[l]
 		}
 	}
 	return ""
 }
 
-// cmdStack prints the current stack ("Stack layouts" in docs/kd-protocol.md). "kb 5" limits frames.
+// cmdStack prints the current stack (kd-protocol.md "Stack layouts"). "kb 5" limits frames.
 func (m *machine) cmdStack(word, rest string) {
 	max := 0
 	if rest != "" {
@@ -223,7 +247,7 @@ func (m *machine) cmdStack(word, rest string) {
 		for _, f := range m.halt.frames {
 			if strings.HasPrefix(f.site, "avscan+") {
 				// kd loads symbols while it walks the stack, so the
-				// error comes before the stack ("Banners and connection lines" in docs/kd-protocol.md).
+				// error comes before the stack (kd-protocol.md "Startup and connection text").
 				m.out.line(avscanSymbolErr)
 				m.symErrShown = true
 				break
@@ -276,7 +300,7 @@ func (m *machine) cmdDd(rest string) {
 }
 
 // cmdEd writes dwords: "ed nt!PoolHitTag 3261654c" or "ed nt!poolhittag ' cbA'"
-// ("PoolHitTag and the allocators" in docs/kd-protocol.md). Writing PoolHitTag arms or (with 0) disarms the tag break.
+// (kd-protocol.md "PoolHitTag"). Writing PoolHitTag arms or (with 0) disarms the tag break.
 func (m *machine) cmdEd(rest string) {
 	expr, valText, _ := strings.Cut(strings.TrimSpace(rest), " ")
 	valText = strings.TrimSpace(valText)
@@ -316,7 +340,7 @@ func (m *machine) cmdX(rest string) {
 	var names []string
 	if strings.ContainsAny(pat, "*?") {
 		for l := range m.a.symbols {
-			if ok, _ := path.Match(pat, l); ok && !m.cfg.MissingSymbols[l] {
+			if ok, _ := path.Match(pat, l); ok && m.symbolAvailable(l) {
 				names = append(names, l)
 			}
 		}

@@ -2,6 +2,7 @@ package fakekd
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,32 @@ import (
 //	FAKEKD_ECHO_SECRETS               0                1: print passwords and KDNET keys (redaction tests)
 //	FAKEKD_STATE                      ""               path of the JSON state file
 //
+// Knobs for kd's answers (what kdlaunch must read rather than assume):
+//
+//	FAKEKD_KERNEL                     legacy           segment-heap: Windows 10 1903+, no nt!MmAllocateSpecialPool;
+//	                                                   special pool is nt!ExAllocateHeapSpecialPool (called by
+//	                                                   nt!ExAllocateHeapPool) and nt!ExpFreeHeapSpecialPool
+//	FAKEKD_SYMBOLS                    full             export: nt has export symbols only (internal routines and
+//	                                                   variables do not resolve); none: nothing in nt resolves
+//	FAKEKD_BUGCHECK                   "" (off)         the target bug checks at this stage: waiting (while it boots:
+//	                                                   the bug check comes with the connection) | connected (the
+//	                                                   first break meets it) | arming (the first g after a bp, bu
+//	                                                   or ed) | running (after FAKEKD_BUGCHECK_AFTER_HITS hits) |
+//	                                                   stopping (a break after the first hit meets it)
+//	FAKEKD_BUGCHECK_CODE              0xC4             its code (hex)
+//	FAKEKD_BUGCHECK_AFTER_HITS        3                hits before a "running" bug check
+//	FAKEKD_START_FAILURE              "" (off)         access-denied (Win32 error 0n5: the port is held) | no-pipe
+//	                                                   (0n2: the VM pipe is missing) | kdnet (0n10048: the KDNET
+//	                                                   port is taken); kd prints it and exits 1, never connecting
+//	FAKEKD_START_FAILURE_TIMES        0 (all)          only the first N kd processes of this state file fail
+//	FAKEKD_FAILED_INSERT              0 (off)          the first N g's with a breakpoint set fail ("Unable to insert
+//	                                                   breakpoint ... Win32 error 0n299"), kd stays at the prompt;
+//	                                                   "always": every one
+//	FAKEKD_PERSON_BREAK_AFTER_HITS    0 (off)          after N hits the target halts with the break box though no
+//	                                                   break was sent (someone at the debugging server's CTRL+C)
+//	FAKEKD_FREE_EVERY                 0 (off)          with PoolHitTag set, every Nth tag break is a free
+//	                                                   (nt!ExFreePoolWithTag on top) instead of an allocation
+//
 // Durations accept Go syntax ("300ms", "2s") or a bare number of
 // milliseconds. A malformed knob is an error: a fake that silently falls back
 // to a default would make a test pass for the wrong reason.
@@ -70,6 +97,17 @@ type Config struct {
 	FloodHits       int
 	EchoSecrets     bool
 	StatePath       string
+
+	Kernel            string // legacy | segment-heap
+	Symbols           string // full | export | none
+	BugCheck          string // "" | waiting | connected | arming | running | stopping
+	BugCheckCode      uint32
+	BugCheckAfterHits int
+	StartFailure      string // "" | access-denied | no-pipe | kdnet
+	StartFailureTimes int
+	FailedInserts     int // < 0: every g fails
+	PersonBreakAfter  int
+	FreeEvery         int
 }
 
 // LoadConfig reads the knobs through getenv (os.Getenv in the program, a map
@@ -102,6 +140,23 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		EchoSecrets:     k.flag("FAKEKD_ECHO_SECRETS"),
 		StatePath:       getenv("FAKEKD_STATE"),
 	}
+	c.Kernel = k.oneOf("FAKEKD_KERNEL", "legacy", "legacy", "segment-heap")
+	c.Symbols = k.oneOf("FAKEKD_SYMBOLS", "full", "full", "export", "none")
+	c.BugCheck = k.oneOf("FAKEKD_BUGCHECK", "", "waiting", "connected", "arming", "running", "stopping")
+	c.BugCheckCode = k.hexCode("FAKEKD_BUGCHECK_CODE", 0xc4)
+	c.BugCheckAfterHits = k.integer("FAKEKD_BUGCHECK_AFTER_HITS", 3)
+	if c.BugCheckAfterHits < 1 {
+		k.fail("FAKEKD_BUGCHECK_AFTER_HITS", getenv("FAKEKD_BUGCHECK_AFTER_HITS"), "want at least 1")
+	}
+	c.StartFailure = k.oneOf("FAKEKD_START_FAILURE", "", "access-denied", "no-pipe", "kdnet")
+	c.StartFailureTimes = k.count("FAKEKD_START_FAILURE_TIMES")
+	if v := strings.TrimSpace(getenv("FAKEKD_FAILED_INSERT")); v == "always" {
+		c.FailedInserts = -1
+	} else {
+		c.FailedInserts = k.count("FAKEKD_FAILED_INSERT")
+	}
+	c.PersonBreakAfter = k.count("FAKEKD_PERSON_BREAK_AFTER_HITS")
+	c.FreeEvery = k.count("FAKEKD_FREE_EVERY")
 	if getenv("FAKEKD_SEED") == "" {
 		c.Seed = 1
 	}
@@ -136,6 +191,22 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	return c, k.err
 }
 
+// UnknownKnobs returns the FAKEKD_* names in environ that are no knob, in
+// order: a misspelt knob would otherwise leave its default in place.
+func UnknownKnobs(environ []string) []string {
+	known := map[string]bool{}
+	_, _ = LoadConfig(func(name string) string { known[name] = true; return "" })
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "FAKEKD_") && !known[name] {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // knobReader parses knobs and keeps the first error, so LoadConfig reads as a
 // flat list instead of an error check per line.
 type knobReader struct {
@@ -154,6 +225,35 @@ func (k *knobReader) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// oneOf reads a knob that names one of a few choices.
+func (k *knobReader) oneOf(name, def string, choices ...string) string {
+	v := strings.TrimSpace(k.getenv(name))
+	if v == "" {
+		return def
+	}
+	for _, c := range choices {
+		if v == c {
+			return v
+		}
+	}
+	k.fail(name, v, "want "+strings.Join(choices, ", "))
+	return def
+}
+
+// hexCode reads a non-zero hex number such as a bug check code (0xC4, c4).
+func (k *knobReader) hexCode(name string, def uint32) uint32 {
+	v := strings.TrimSpace(k.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(v), "0x"), 16, 32)
+	if err != nil || n == 0 {
+		k.fail(name, v, "want a hex code such as 0xC4")
+		return def
+	}
+	return uint32(n)
 }
 
 func (k *knobReader) flag(name string) bool {
@@ -207,7 +307,7 @@ func (k *knobReader) duration(name string, def time.Duration) time.Duration {
 
 // tag reads a pool tag either as the hex number kd and the registry show
 // (0x206b6444) or as the four characters a driver passes ("Ddk "), which are
-// stored little-endian ("Special pool and PoolTag" in docs/kd-protocol.md: 'Fred' is 0x64657246).
+// stored little-endian (kd-protocol.md "Special pool": 'Fred' is 0x64657246).
 func (k *knobReader) tag(name string, def uint32) uint32 {
 	v := k.getenv(name)
 	if strings.TrimSpace(v) == "" {

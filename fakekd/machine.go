@@ -79,6 +79,12 @@ type machine struct {
 	lastSave time.Time
 	dirty    bool // a coalesced save is owed (see saveHit)
 	stateErr bool // a failed state write is reported once, not per hit
+
+	symWarned    bool      // the missing-symbols error has been printed this boot
+	bugCheckDone bool      // FAKEKD_BUGCHECK has happened in this process
+	bugChecked   bool      // the target sits in a bug check
+	personDone   bool      // FAKEKD_PERSON_BREAK_AFTER_HITS has happened
+	personAt     time.Time // the person's break not yet resumed; zero: none
 }
 
 func newMachine(cfg *Config, cl CmdLine, e Env) *machine {
@@ -117,6 +123,8 @@ func newMachine(cfg *Config, cl CmdLine, e Env) *machine {
 		Breakpoints:          []BreakpointState{},
 		Commands:             []string{},
 		CommandsWhileRunning: []string{},
+		Kernel:               cfg.Kernel,
+		Symbols:              cfg.Symbols,
 	}
 	if cfg.StatePath != "" {
 		m.st.Incarnations = previousIncarnations(cfg.StatePath) + 1
@@ -140,7 +148,7 @@ func (m *machine) poolHitTag() uint32 { return m.mem[m.a.symbolAddr("nt!PoolHitT
 
 func (m *machine) specialPoolTag() uint32 { return m.mem[m.a.symbolAddr("nt!MmSpecialPoolTag")] }
 
-// poolHitActive: 0 is "cleared" ("PoolHitTag and the allocators" in docs/kd-protocol.md `ed nt!poolhittag 0`) and
+// poolHitActive: 0 is "cleared" (kd-protocol.md "PoolHitTag" `ed nt!poolhittag 0`) and
 // ffffff0f is the kernel's "no tag" default.
 func (m *machine) poolHitActive() bool {
 	t := m.poolHitTag()
@@ -206,7 +214,7 @@ func (m *machine) prompt() {
 	m.out.raw(fmt.Sprintf("%d: kd> ", m.cpu))
 }
 
-// start prints what kd prints before the target connects ("Banners and connection lines" in docs/kd-protocol.md,
+// start prints what kd prints before the target connects (kd-protocol.md "Startup and connection text",
 // 3.6, 1.5) and schedules the connection.
 func (m *machine) start() {
 	logPath, appendMode := m.cl.LogFile, m.cl.LogAppend
@@ -228,13 +236,17 @@ func (m *machine) start() {
 		// Invented wording, in the style of kd's Win32 error reports.
 		m.out.line(fmt.Sprintf("Unable to open log file '%s', Win32 error 0n%d", logPath, win32Error(logErr)))
 	default:
-		m.out.line("Opened log file '" + logPath + "'") // "Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md
+		m.out.line("Opened log file '" + logPath + "'") // kd-protocol.md "Session commands"
 	}
 	if m.cl.Server != "" {
 		m.out.line(serverStartedLine)
 		m.out.line(remoteLine(m.cl.Server, m.host, m.cfg.EchoSecrets))
 	}
 	m.transportLines()
+	if m.startFailureDue() {
+		m.startFailure()
+		return
+	}
 	m.out.line(waitingLine)
 	m.save()
 	if !m.cfg.NeverConnect {
@@ -251,12 +263,12 @@ func (m *machine) transportLines() {
 		}
 	case "usb":
 		m.out.line(usbUsingLine)
-	default: // com and pipe: "Banners and connection lines" in docs/kd-protocol.md "Opened \\.\com1", "Opened \\.\pipe\<name>"
+	default: // com and pipe: kd-protocol.md "Startup and connection text" "Opened \\.\com1", "Opened \\.\pipe\<name>"
 		m.out.line("Opened " + m.tr.Device)
 	}
 }
 
-// connect prints the connection and kernel preamble ("Banners and connection lines" in docs/kd-protocol.md); the
+// connect prints the connection and kernel preamble (kd-protocol.md "Startup and connection text"); the
 // target then runs, or halts for an initial break.
 func (m *machine) connect() {
 	initial := m.cfg.InitialBreak || m.cl.BreakOnConnect
@@ -279,7 +291,7 @@ func (m *machine) connect() {
 		sym = m.env("_NT_SYMBOL_PATH")
 	}
 	if sym == "" {
-		sym = "srv*" // what kd shows with no path configured (fixture 01)
+		sym = "srv*" // what kd shows with no path configured
 	}
 	m.out.lines([]string{
 		"Symbol search path is: " + sym,
@@ -294,6 +306,12 @@ func (m *machine) connect() {
 	})
 	m.connected = true
 	m.st.Target = targetRunning
+	if m.cfg.BugCheck == "waiting" && !m.bugCheckDone {
+		// The target crashes while it boots: the bug check comes with
+		// the connection.
+		m.bugCheck("waiting")
+		return
+	}
 	if initial {
 		m.breakIn()
 		return
@@ -301,7 +319,7 @@ func (m *machine) connect() {
 	m.resume()
 }
 
-// breakIn prints kd's break-in text ("Break-in and the break box" in docs/kd-protocol.md) and halts.
+// breakIn prints kd's break-in text (kd-protocol.md "Break-in text") and halts.
 func (m *machine) breakIn() {
 	m.out.lines(breakInBox)
 	m.out.line(m.a.breakSym + ":")
@@ -314,7 +332,7 @@ func (m *machine) breakIn() {
 }
 
 // enterHalt stops the target at a prompt and then runs the lines that were
-// typed while it ran, as kd does with its queued input ("Break-in and the break box" in docs/kd-protocol.md).
+// typed while it ran, as kd does with its queued input (kd-protocol.md "Breaking in").
 func (m *machine) enterHalt(h haltInfo) {
 	m.haltQuiet(h)
 	m.showPrompt()
@@ -324,7 +342,7 @@ func (m *machine) haltQuiet(h haltInfo) {
 	m.halt = h
 	m.st.Target = targetHalted
 	m.pending = actNone
-	m.cpu = m.rng.IntN(2) // "Prompts" in docs/kd-protocol.md: the processor number changes between breaks
+	m.cpu = m.rng.IntN(2) // kd-protocol.md "Prompts": the processor number changes between breaks
 }
 
 func (m *machine) showPrompt() {
@@ -362,7 +380,7 @@ func (m *machine) hitsPossible() bool {
 	return m.poolHitActive() || m.bps.firstHit() != nil
 }
 
-// reboot is the target restarting ("Reboot and shutdown" in docs/kd-protocol.md): the connection drops,
+// reboot is the target restarting (kd-protocol.md "Target reboots"): the connection drops,
 // every breakpoint is lost, and the target reconnects later.
 func (m *machine) reboot() {
 	m.out.line(shutdownLine)
@@ -375,6 +393,9 @@ func (m *machine) reboot() {
 	m.st.Reboots++
 	m.hitsSinceReboot = 0
 	m.symErrShown = false
+	m.symWarned = false
+	m.bugChecked = false
+	m.personAt = time.Time{}
 	m.schedule(actConnect, m.cfg.RebootDelay)
 	m.save()
 }
@@ -410,6 +431,11 @@ func (m *machine) onBreak() {
 	case m.ignoreLeft > 0:
 		m.ignoreLeft--
 		m.st.IgnoredBreaks++
+	case m.cfg.BugCheck == "connected" && !m.bugCheckDone,
+		m.cfg.BugCheck == "stopping" && !m.bugCheckDone && m.st.Hits > 0:
+		// The target crashed just as the break came.
+		m.bugCheck(m.cfg.BugCheck)
+		return
 	default:
 		m.breakIn()
 		return
@@ -418,7 +444,7 @@ func (m *machine) onBreak() {
 }
 
 // onLine handles one input line. Control-key lines act at once, whatever
-// the target does ("Break-in and the break box" in docs/kd-protocol.md); other lines run at the prompt or wait
+// the target does (kd-protocol.md "Control keys"); other lines run at the prompt or wait
 // for the next one.
 func (m *machine) onLine(line string) {
 	switch strings.TrimSpace(line) {

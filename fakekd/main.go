@@ -9,7 +9,7 @@ import (
 //
 // The break handler is installed before anything is printed: a driver may
 // send CTRL+BREAK as soon as it sees output, and without a handler the
-// default action would kill the process (docs/kd-protocol.md.x).
+// default action would kill the process (kd-protocol.md "Breaking in").
 func Main() int {
 	enableCtrlC()
 	sigs := make(chan os.Signal, 64)
@@ -43,5 +43,6 @@ func Main() int {
 		Stop:     stop,
 		Hostname: host,
 		Pid:      os.Getpid(),
+		Environ:  os.Environ(),
 	})
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// output is kd's console plus its log file ("Command line and environment" in docs/kd-protocol.md: the log "contains
+// output is kd's console plus its log file (kd-protocol.md "Environment variables": the log "contains
 // all of the commands that you type and the responses from the debugger").
 type output struct {
 	w   io.Writer
@@ -27,7 +27,7 @@ func (o *output) lines(ls []string) {
 }
 
 // raw writes without a line end: prompts end in "kd> " with no newline
-// ("Prompts" in docs/kd-protocol.md).
+// (kd-protocol.md "Prompts").
 func (o *output) raw(s string) { o.write(s) }
 
 // typed records a command line in the log only: the console already shows
@@ -74,7 +74,7 @@ func (o *output) close() {
 }
 
 // openLog opens kd's log as _NT_DEBUG_LOG_FILE_OPEN (truncate) or
-// _NT_DEBUG_LOG_FILE_APPEND does ("Command line and environment" in docs/kd-protocol.md).
+// _NT_DEBUG_LOG_FILE_APPEND does (kd-protocol.md "Environment variables").
 func (o *output) openLog(path string, appendMode bool) error {
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if appendMode {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -20,6 +21,7 @@ type Env struct {
 	Stop     <-chan os.Signal // SIGTERM, SIGHUP: exit with exit_reason "signal"
 	Hostname string
 	Pid      int
+	Environ  []string // every variable, for the unknown-knob check (nil: no check)
 }
 
 // Run is the fake kd: it returns the process exit code. It returns once the
@@ -30,6 +32,10 @@ func Run(e Env) int {
 	cfg, err := LoadConfig(e.Getenv)
 	if err != nil {
 		fmt.Fprintf(e.Stderr, "fakekd: %v\n", err)
+		return 2
+	}
+	if u := UnknownKnobs(e.Environ); len(u) > 0 {
+		fmt.Fprintf(e.Stderr, "fakekd: unknown knob %s (see the knob table of package fakekd)\n", strings.Join(u, ", "))
 		return 2
 	}
 	var cl CmdLine

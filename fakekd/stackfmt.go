@@ -5,12 +5,12 @@ import (
 	"strings"
 )
 
-// Stack layouts of "Stack layouts" in docs/kd-protocol.md, with kd's exact column widths. Args to
+// Stack layouts of kd-protocol.md "Stack layouts", with kd's exact column widths. Args to
 // Child is 4 x 17 characters plus separators on x64, so its header is
 // "Args to Child" padded to 72 columns.
 const (
 	argsHeader64 = "Args to Child                                                           "
-	// kb in newer debuggers (fixture 05). docs/kd-protocol.md shows the header without
+	// kb in newer debuggers. The protocol notes show the header without
 	// its leading space; that is the markdown: the header's "#" sits over
 	// the frame numbers' second digit, as in kn (" # Child-SP").
 	hdrKbNew = " # RetAddr           : " + argsHeader64 + ": Call Site"
@@ -30,7 +30,7 @@ func layoutFor(a *arch, cmd, configured string) string {
 	case cmd == "kb":
 		return configured
 	case a.ptr64 && cmd == "kv":
-		return "kb-old" // "Stack layouts" in docs/kd-protocol.md: "older/kv/!thread layout"
+		return "kb-old" // kd-protocol.md "Stack layouts": "older/kv/!thread layout"
 	case a.ptr64:
 		return "kn"
 	case cmd == "kv":
@@ -108,5 +108,5 @@ func args(a *arch, f frame) string {
 }
 
 // hex2 is kd's frame number: lower-case hex, at least two digits
-// ("Stack layouts" in docs/kd-protocol.md: "0a", "0b", ... "11").
+// (kd-protocol.md "Stack layouts": "0a", "0b", ... "11").
 func hex2(n int) string { return fmt.Sprintf("%02x", n) }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// Golden lines copied from "Stack layouts" in docs/kd-protocol.md (fixtures 05, 06, 08, 25).
+// Golden lines copied from kd-protocol.md "Stack layouts".
 const (
 	goldenKbOldHeader = "Child-SP          RetAddr           : Args to Child                                                           : Call Site"
 	goldenKbOldFrame  = "ffffd001`c70c62a8 fffff800`7a0fa607 : ffffe001`d4aec5c0 ffffe001`cdefd3d8 ffffe001`d4aec5c0 ffffe001`cdefd390 : tabletaudiosample!CMiniportWaveRT::NewStream [c:\\data1\\threshold\\audio\\endpointscommon\\minwavert.cpp @ 562]"
@@ -62,7 +62,7 @@ func TestHeadersMatchKdFacts(t *testing.T) {
 	if hdrKbOld != goldenKbOldHeader {
 		t.Errorf("kb-old header\ngot  %q\nwant %q", hdrKbOld, goldenKbOldHeader)
 	}
-	// docs/kd-protocol.md ("Stack layouts") prints this header without its leading space (see hdrKbNew);
+	// kd-protocol.md prints this header without its leading space (see hdrKbNew);
 	// the text after it must match, and the columns must line up.
 	if hdrKbNew != " "+goldenKbNewHeader {
 		t.Errorf("kb-new header\ngot  %q\nwant %q", hdrKbNew, " "+goldenKbNewHeader)

@@ -38,7 +38,7 @@ var syscallTail = []FrameDef{
 }
 
 // defaultStacks covers every frame shape a parser meets in real kd output
-// ("Stack layouts" in docs/kd-protocol.md): source suffixes, an inline frame, a module without symbols
+// (kd-protocol.md "Stack layouts"): source suffixes, an inline frame, a module without symbols
 // (mod+0xNN) and bare addresses.
 var defaultStacks = []StackDef{
 	{Weight: 5, EndsInUser: true, Frames: append([]FrameDef{
@@ -78,7 +78,7 @@ var defaultStacks = []StackDef{
 }
 
 // breakInStack is where a CTRL+C break-in finds the processor: the clock
-// interrupt polling for a debugger break ("Break-in and the break box" in docs/kd-protocol.md location).
+// interrupt polling for a debugger break (kd-protocol.md "Break-in text" location).
 var breakInStack = map[string][]FrameDef{
 	"x64": {
 		{Sym: "nt!DbgBreakPointWithStatus"},

@@ -2,15 +2,18 @@ package fakekd
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // State is what fakekd reports about itself in FAKEKD_STATE, for tests of
 // kdlaunch to assert on: whether a clean stop left the target running with
-// no breakpoints, and which driver mistakes were made on the way.
+// no breakpoints, and which driver mistakes were made on the way. This is
+// the one declaration of the file; tests import it.
 type State struct {
 	Pid          int               `json:"pid"`
 	Argv         []string          `json:"argv"`
@@ -39,14 +42,72 @@ type State struct {
 	// Commands are the lines executed at the prompt, in order (an empty
 	// line appears as the command it repeated). CommandsWhileRunning are the
 	// lines that arrived while no prompt was showing (target waiting or
-	// running): kd queues those until the next halt ("Break-in and the break box" in docs/kd-protocol.md), which
+	// running): kd queues those until the next halt (kd-protocol.md "Breaking in"), which
 	// is a driver bug.
 	Commands             []string `json:"commands"`
 	CommandsWhileRunning []string `json:"commands_while_running"`
 	EmptyLines           int      `json:"empty_lines"`
 	CtrlBIgnored         int      `json:"ctrl_b_ignored"` // FAKEKD_HANG_ON_CTRLB
 
-	ExitReason string `json:"exit_reason"` // "" while alive; ctrl-b | quit | crash | eof | signal
+	ExitReason string `json:"exit_reason"` // "" while alive; ctrl-b | quit | crash | eof | signal | start failed
+
+	// kd's answers (the knobs of the same names). The JSON names are the
+	// same in kdalike's state file.
+	Kernel  string `json:"kernel"`  // legacy | segment-heap
+	Symbols string `json:"symbols"` // full | export | none
+
+	// A bug check: its code (0: none happened), parameters and stage;
+	// every command typed at the prompt after it; whether a g continued
+	// it (the target then writes its dump and reboots).
+	BugCheckCode          uint32   `json:"bugcheck_code"`
+	BugCheckParams        []uint64 `json:"bugcheck_params"`
+	BugCheckStage         string   `json:"bugcheck_stage"`
+	CommandsAfterBugCheck []string `json:"commands_after_bugcheck"`
+	GIntoBugCheck         bool     `json:"g_into_bugcheck"`
+
+	StartFailure  string `json:"start_failure"` // the cause kd printed before it exited
+	GTyped        int    `json:"g_typed"`       // every g (gh, gn, gc) kd ran, typed or in a command string
+	FailedInserts int    `json:"failed_inserts"`
+
+	// A person's break: how many, whether a g ended it and how long after
+	// the box that came, and what was typed meanwhile.
+	PersonBreaks          int      `json:"person_breaks"`
+	PersonBreakResumed    bool     `json:"person_break_resumed"`
+	PersonBreakResumedMs  int64    `json:"person_break_resumed_after_ms"`
+	CommandsAtPersonBreak []string `json:"commands_at_person_break"`
+
+	// PoolHitTag breaks, allocations and frees apart (Hits counts both).
+	PoolHitAllocs int `json:"pool_hit_allocs"`
+	PoolHitFrees  int `json:"pool_hit_frees"`
+}
+
+// Safe lists, one line each, what a clean stop must not leave: a target
+// that is not running, an armed breakpoint or PoolHitTag, a command typed
+// while the target ran, a q, a g typed into a bug check. Empty: safe.
+func (s *State) Safe() []string {
+	var bad []string
+	if s.Target != targetRunning {
+		bad = append(bad, "target "+s.Target+" at the end, want running")
+	}
+	if len(s.Breakpoints) != 0 {
+		bad = append(bad, fmt.Sprintf("%d breakpoints left armed", len(s.Breakpoints)))
+	}
+	if s.PoolHitTag != 0 && s.PoolHitTag != 0xffffff0f {
+		bad = append(bad, fmt.Sprintf("PoolHitTag left at %#x", s.PoolHitTag))
+	}
+	if len(s.CommandsWhileRunning) != 0 {
+		bad = append(bad, fmt.Sprintf("commands typed while the target ran: %q", s.CommandsWhileRunning))
+	}
+	for _, c := range s.Commands {
+		if w := strings.TrimSpace(c); w == "q" || w == "qq" {
+			bad = append(bad, "q typed: it leaves the target locked")
+			break
+		}
+	}
+	if s.GIntoBugCheck {
+		bad = append(bad, "g typed into a bug check")
+	}
+	return bad
 }
 
 // BreakpointState is one breakpoint as the state file shows it.

@@ -1,31 +1,31 @@
 package fakekd
 
-// Fixed text kd prints. Each block names the docs/kd-protocol.md section it was copied
+// Fixed text kd prints. Each block names the kd-protocol.md section it was copied
 // from; text marked "invented" has no public source and only needs to be
 // plausible.
 
-// "Banners and connection lines" in docs/kd-protocol.md (the version number is a current 10.0.x build).
+// kd-protocol.md "Startup and connection text" (the version number is a current 10.0.x build).
 const (
 	bannerLine    = "Microsoft (R) Windows Debugger Version 10.0.26100.1 AMD64"
 	copyrightLine = "Copyright (c) Microsoft Corporation. All rights reserved."
 	waitingLine   = "Waiting to reconnect..."
 )
 
-// "Remote server transports" in docs/kd-protocol.md.
+// kd-protocol.md "Debugging server".
 const serverStartedLine = "Server started.  Client can connect with any of these command lines"
 
-// "Banners and connection lines" in docs/kd-protocol.md, transport lines.
+// kd-protocol.md "Startup and connection text", transport lines.
 const (
 	netUsingLine   = "Using NET for debugging"
 	netWinsockLine = "Opened WinSock 2.0"
 	usbUsingLine   = "Using USB for debugging" // invented: no public USB transcript
 )
 
-// "Banners and connection lines" in docs/kd-protocol.md, connection and the kernel preamble.
+// kd-protocol.md "Startup and connection text", connection and the kernel preamble.
 const (
 	kdnetMACLine     = "You can get the target MAC address by running .kdtargetmac command."
 	establishedLine  = "Kernel Debugger connection established."
-	initialBreakNote = "  (Initial Breakpoint requested)" // two spaces, fixture 01
+	initialBreakNote = "  (Initial Breakpoint requested)" // two spaces, as kd prints it
 	sessionTime      = "Wed Nov 25 22:01:02.051 2026 (UTC + 0:00)"
 	execPathLine     = "Executable search path is: " // trailing space, as kd prints it
 	productLine      = "Product: WinNt, suite: TerminalServer SingleUserTS"
@@ -33,7 +33,7 @@ const (
 	uptimeLine       = "System Uptime: 0 days 0:00:20.534"
 )
 
-// "Break-in and the break box" in docs/kd-protocol.md, the break-in box of current kd, verbatim.
+// kd-protocol.md "Break-in text", the break-in box of current kd, verbatim.
 var breakInBox = []string{
 	"Break instruction exception - code 80000003 (first chance)",
 	"*******************************************************************************",
@@ -52,15 +52,15 @@ var breakInBox = []string{
 	"*******************************************************************************",
 }
 
-// "PoolHitTag and the allocators" in docs/kd-protocol.md: a PoolHitTag match is a hard-coded break, reported like any
+// kd-protocol.md "PoolHitTag": a PoolHitTag match is a hard-coded break, reported like any
 // int 3 but without the CTRL+C box.
 const breakException = "Break instruction exception - code 80000003 (first chance)"
 
-// "Reboot and shutdown" in docs/kd-protocol.md says breakpoints are lost on reboot; the shutdown line itself
-// is the one the brief specifies (the timestamp is fixed for golden tests).
+// kd-protocol.md "Target reboots" says breakpoints are lost on reboot; the
+// shutdown line is kd's (the timestamp is fixed for golden tests).
 const shutdownLine = "Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables."
 
-// "Banners and connection lines" in docs/kd-protocol.md, transport failure (fixture 30) and the later refresh.
+// kd-protocol.md "Startup and connection text", transport failure and the later refresh.
 var transportLostLines = []string{
 	"... Retry sending the same data packet for 64 times.",
 	"The transport connection between host kernel debugger and target Windows seems lost.",
@@ -70,14 +70,14 @@ var transportLostLines = []string{
 
 const refreshLine = "KDTARGET: Refreshing KD connection"
 
-// "Banners and connection lines" in docs/kd-protocol.md and 3.5: noise seen in real transcripts.
+// kd-protocol.md "Startup and connection text", "Stack layouts": noise seen in real transcripts.
 const (
 	unwindWarning   = "WARNING: Stack unwind information not available. Following frames may be wrong."
 	avscanSymbolErr = "*** ERROR: Module load completed but symbols could not be loaded for avscan.sys"
 )
 
-// Invented: the brief asks for "a resync line" on CTRL+R; "Break-in and the break box" in docs/kd-protocol.md only
-// says CTRL+R "attempts to synchronize the host computer with the target".
+// Invented: kd-protocol.md "Control keys" only says CTRL+R "attempts to
+// synchronize the host computer with the target"; a line shows it did.
 const resyncLine = "Resynchronizing with the target..."
 
 // Invented: what a crashing kd leaves behind varies; these lines only give a
@@ -88,7 +88,8 @@ var crashLines = []string{
 	"KD: the debugger will now exit",
 }
 
-// "Breakpoint hits" in docs/kd-protocol.md (deferred bp) and the brief (unknown commands).
+// kd-protocol.md "Breakpoints" (deferred bp) and what kd answers a command
+// it cannot parse.
 const (
 	deferredFmt     = "Bp expression '%s' could not be resolved, adding deferred bp"
 	couldNotResolve = "Couldn't resolve error at '%s'"

@@ -2,15 +2,18 @@
 # bench-report: time `kdlaunch report` on a generated kd log (1 GB by
 # default) against `grep -c Breakpoint` on the same file, in the same run,
 # and print the ratio (ours/grep; the goal is 2x or less) and the peak
-# memory of the report. The log goes to ${TMPDIR:-/tmp} and is deleted.
+# memory of the report; then the same for a generated leak log (allocation,
+# return and free records, docs/leaks.md) against `grep -c KDLK1`. The logs
+# go to ${TMPDIR:-/tmp} and are deleted.
 #
-#   SIZE=1GB RUNS=3 ARCH=x64 bash scripts/bench-report.sh
+#   SIZE=1GB RUNS=3 ARCH=x64 LEAKS=1 bash scripts/bench-report.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SIZE=${SIZE:-1GB}
 RUNS=${RUNS:-3}
 ARCH=${ARCH:-x64}
+LEAKS=${LEAKS:-1}
 GO=${GO:-go}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-report.XXXXXX")
@@ -55,4 +58,33 @@ fi
 awk -v bytes="$bytes" -v r="$best_rep" -v g="$best_grep" -v kb="$peak" -v n="$total" 'BEGIN {
 	printf "report: %.2f GB in %.2f s (%.0f MB/s), %d stacks; grep -c Breakpoint: %.2f s; ratio %.2fx (goal <= 2x); peak RSS %d MB\n",
 		bytes / 2^30, r, bytes / 2^20 / r, n, g, r / g, kb / 1024
+}'
+
+[ "$LEAKS" = 1 ] || exit 0
+
+# The leak log: the report pairs every allocation with its return and free
+# by address, so its memory is the outstanding set, not the log.
+rm -f "$log"
+"$tmp/genlog" -leak -size "$SIZE" -arch "$ARCH" -stacks 6 -early-frees 100 -truth "$tmp/truth.json" -o "$log"
+bytes=$(wc -c <"$log")
+cat "$log" >/dev/null
+allocs=$(sed -n 's/^  "Allocs": \([0-9]*\),$/\1/p' "$tmp/truth.json")
+best_grep='' best_rep='' peak=0 got=''
+for i in $(seq "$RUNS"); do
+	read -r g _ < <("$tmp/timecmd" -out "$tmp/grep.out" -- grep -c KDLK1 "$log")
+	read -r r kb < <("$tmp/timecmd" -out "$tmp/report.json" -- "$kdlaunch" report --format json "$log")
+	got=$(sed -n 's/^  "alloc_count": \([0-9]*\),$/\1/p' "$tmp/report.json")
+	out=$(sed -n 's/^  "outstanding_count": \([0-9]*\),$/\1/p' "$tmp/report.json")
+	echo "  leak run $i: grep -c KDLK1 ${g}s, report ${r}s, peak RSS $((kb / 1024)) MB"
+	best_grep=$(awk -v a="$g" -v b="${best_grep:-$g}" 'BEGIN{print (a<b)?a:b}')
+	best_rep=$(awk -v a="$r" -v b="${best_rep:-$r}" 'BEGIN{print (a<b)?a:b}')
+	((kb > peak)) && peak=$kb
+done
+if [ "$allocs" != "$got" ]; then
+	echo "bench-report: the leak log has $allocs allocations but the report counted $got" >&2
+	exit 1
+fi
+awk -v bytes="$bytes" -v r="$best_rep" -v g="$best_grep" -v kb="$peak" -v n="$got" -v o="$out" 'BEGIN {
+	printf "leak report: %.2f GB in %.2f s (%.0f MB/s), %d allocations, %d outstanding; grep -c KDLK1: %.2f s; ratio %.2fx (goal <= 2x); peak RSS %d MB\n",
+		bytes / 2^30, r, bytes / 2^20 / r, n, o, g, r / g, kb / 1024
 }'

@@ -22,10 +22,28 @@ func main() {
 	arch := flag.String("arch", "x64", "target architecture: x64 or x86")
 	out := flag.String("o", "-", "output file ('-' for standard output)")
 	seed := flag.Uint64("seed", 1, "random seed")
-	stacks := flag.Int("stacks", 12, "distinct stacks")
+	stacks := flag.Int("stacks", 12, "distinct stacks (leak logs: 6 is a good number)")
 	crlf := flag.Bool("crlf", false, "end lines with CRLF")
+	leak := flag.Bool("leak", false, "write a leak log (allocation, return and free records; see docs/leaks.md)")
+	family := flag.String("family", "mm-special-pool", "leak log: allocator family, mm-special-pool or heap-special-pool")
+	allocs := flag.Int("allocs", 0, "leak log: stop after this many allocations instead (0: use -size)")
+	threads := flag.Int("threads", 4, "leak log: threads allocating at once")
+	lost := flag.Int("lost", 0, "leak log: returns lost per thousand allocations")
+	early := flag.Int("early-frees", 0, "leak log: frees of addresses allocated before tracking began")
+	burst := flag.Bool("burst", false, "leak log: the leaker leaks in one burst instead of steadily")
+	transcript := flag.Bool("transcript", false, "leak log: write a kdlaunch transcript (timestamped lines) instead of a kd log")
+	truth := flag.String("truth", "", "leak log: write what the log holds (per stack outstanding count and bytes) as JSON to this file")
 	flag.Parse()
-	if err := run(*size, *hits, *arch, *out, *seed, *stacks, *crlf); err != nil {
+	var err error
+	if *leak {
+		err = runLeak(*size, *allocs, genlog.LeakOptions{
+			Arch: *arch, Family: *family, Seed: *seed, Stacks: *stacks, CRLF: *crlf,
+			Threads: *threads, LostPerMille: *lost, EarlyFrees: *early, Burst: *burst,
+		}, *transcript, *out, *truth)
+	} else {
+		err = run(*size, *hits, *arch, *out, *seed, *stacks, *crlf)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "genlog:", err)
 		os.Exit(1)
 	}

@@ -28,6 +28,7 @@ type ReportCmd struct {
 	SkipAdd  []string      `sep:"," placeholder:"PATTERNS" help:"Patterns to skip in addition to --skip (e.g. Wdf01000,mydrv!MyAllocWrapper)."`
 	Follow   bool          `help:"Follow a log that kdlaunch run is still writing: redraw the top stacks and the hit rate every --interval until Ctrl+C."`
 	Interval time.Duration `default:"2s" help:"Redraw period for --follow."`
+	LeakFlags
 
 	// For tests: standard input (nil means os.Stdin) and the context
 	// --follow runs under (nil means one cancelled by Ctrl+C only).
@@ -78,6 +79,10 @@ func (c *ReportCmd) Run(s streams) error {
 		}
 	}
 
+	handled, stdin, err := c.runLeaks(stdin, stdout, skip, format)
+	if handled || err != nil {
+		return err
+	}
 	agg := report.NewAggregator()
 	for _, p := range c.Logs {
 		if err := readLog(p, stdin, stderr, agg); err != nil {

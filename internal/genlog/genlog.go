@@ -340,9 +340,17 @@ func (g *gen) hit(st []Frame) {
 	g.put("nt!MmAllocateSpecialPool:")
 	if g.x86 {
 		g.put("82b2f88c 8bff            mov     edi,edi")
-		g.put("ChildEBP RetAddr  Args to Child              ")
 	} else {
 		g.put("fffff802`1d7f0a40 48895c2410      mov     qword ptr [rsp+10h],rbx")
+	}
+	g.stack(st)
+}
+
+// stack writes a kb stack: the header and one row per frame.
+func (g *gen) stack(st []Frame) {
+	if g.x86 {
+		g.put("ChildEBP RetAddr  Args to Child              ")
+	} else {
 		g.put(" # RetAddr               : Args to Child                                                           : Call Site")
 	}
 	ebp := 0x8772d000 | g.rng.Uint32()&0xff0

@@ -13,6 +13,7 @@ import (
 // appended across incarnations, hits are counted across them, and the stop
 // is still safe.
 func TestFaultKdCrashRestarts(t *testing.T) {
+	short(t)
 	r := start(t, map[string]string{"FAKEKD_CRASH_AFTER_HITS": "8"}, "--tag", "Ddk", "--max-hits", "20", "--config", crashConfig(t))
 	if code := r.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, r.stdout.String(), r.stderr.String())
@@ -41,6 +42,7 @@ func crashConfig(t *testing.T) string {
 // kd that keeps crashing: after max_restarts, a fatal one-line error with
 // kd's exit code and its last lines, and a non-zero exit.
 func TestFaultKdCrashGivesUp(t *testing.T) {
+	short(t)
 	cfg := writeConfig(t, "[supervise]\nbackoff_initial = \"50ms\"\nbackoff_max = \"100ms\"\nmax_restarts = 2\n")
 	r := start(t, map[string]string{"FAKEKD_CRASH_AFTER_HITS": "1"}, "--tag", "Ddk", "--config", cfg)
 	if code := r.wait(t, 60*time.Second); code == 0 {
@@ -58,6 +60,7 @@ func TestFaultKdCrashGivesUp(t *testing.T) {
 // The target reboots: kd loses every breakpoint; kdlaunch breaks in again
 // after the reconnection and re-arms.
 func TestFaultTargetReboot(t *testing.T) {
+	short(t)
 	r := start(t, map[string]string{"FAKEKD_REBOOT_AFTER_HITS": "5", "FAKEKD_REBOOT_DELAY": "300ms"}, "--tag", "Ddk", "--max-hits", "15")
 	if code := r.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, r.stderr.String())
@@ -86,6 +89,7 @@ func TestFaultTargetReboot(t *testing.T) {
 
 // Break-ins that go unanswered are retried with backoff.
 func TestFaultIgnoredBreaks(t *testing.T) {
+	short(t)
 	cfg := writeConfig(t, "[supervise]\nbreak_timeout = \"200ms\"\nbreak_retries = 2\n")
 	r := start(t, map[string]string{"FAKEKD_IGNORE_BREAKS": "3"}, "--tag", "Ddk", "--max-hits", "5", "--config", cfg)
 	if code := r.wait(t, 60*time.Second); code != 0 {
@@ -103,6 +107,7 @@ func TestFaultIgnoredBreaks(t *testing.T) {
 
 // A break that is never answered, with on_break_failure = "give-up".
 func TestFaultBreakGiveUp(t *testing.T) {
+	short(t)
 	cfg := writeConfig(t, "[supervise]\nbreak_timeout = \"100ms\"\nbreak_retries = 2\non_break_failure = \"give-up\"\n")
 	r := start(t, map[string]string{"FAKEKD_IGNORE_BREAKS": "1000"}, "--tag", "Ddk", "--config", cfg)
 	if code := r.wait(t, 60*time.Second); code == 0 {
@@ -116,6 +121,7 @@ func TestFaultBreakGiveUp(t *testing.T) {
 // The transport is lost for a while: the state line and the log say so,
 // and the hunt goes on.
 func TestFaultTransportLoss(t *testing.T) {
+	short(t)
 	r := start(t, map[string]string{"FAKEKD_TRANSPORT_LOSS_AFTER_HITS": "3", "FAKEKD_TRANSPORT_LOSS_FOR": "500ms"}, "--tag", "Ddk", "--max-hits", "10", "--log-level", "info")
 	if code := r.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, r.stderr.String())
@@ -128,6 +134,7 @@ func TestFaultTransportLoss(t *testing.T) {
 
 // A second Ctrl+C stops at once, with a warning, and kd does not live on.
 func TestFaultSecondInterrupt(t *testing.T) {
+	short(t)
 	r := start(t, map[string]string{"FAKEKD_IGNORE_BREAKS": "1000"}, "--tag", "Ddk")
 	s := r.waitFake(t, 30*time.Second, "connected", func(s fakeState) bool { return s.Connected && s.BreaksReceived > 0 })
 	interrupt(t, r, syscall.SIGINT)
@@ -139,33 +146,35 @@ func TestFaultSecondInterrupt(t *testing.T) {
 	if !strings.Contains(r.stderr.String()+r.stdout.String(), "may be left halted") {
 		t.Errorf("no warning about the target:\n%s\n%s", r.stdout.String(), r.stderr.String())
 	}
-	if !waitGone(s.PID, 5*time.Second) {
-		t.Errorf("fake kd %d still alive", s.PID)
+	if !waitGone(s.Pid, 5*time.Second) {
+		t.Errorf("fake kd %d still alive", s.Pid)
 	}
 }
 
 // kdlaunch killed outright: kd must not live on (pty hangup).
 func TestFaultKdlaunchKilled(t *testing.T) {
+	short(t)
 	r := start(t, nil, "--tag", "Ddk")
 	s := r.waitFake(t, 30*time.Second, "hits", func(s fakeState) bool { return s.Hits > 2 })
 	if err := r.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	r.wait(t, 10*time.Second)
-	if !waitGone(s.PID, 5*time.Second) {
-		t.Errorf("fake kd %d outlived kdlaunch", s.PID)
-		_ = syscall.Kill(s.PID, syscall.SIGKILL)
+	if !waitGone(s.Pid, 5*time.Second) {
+		t.Errorf("fake kd %d outlived kdlaunch", s.Pid)
+		_ = syscall.Kill(s.Pid, syscall.SIGKILL)
 	}
 }
 
 // kd that ignores CTRL+B is killed after stop_timeout.
 func TestFaultKdHangsOnLeave(t *testing.T) {
+	short(t)
 	cfg := writeConfig(t, "[supervise]\nstop_timeout = \"500ms\"\n")
 	r := start(t, map[string]string{"FAKEKD_HANG_ON_CTRLB": "1"}, "--tag", "Ddk", "--max-hits", "3", "--config", cfg)
 	code := r.wait(t, 30*time.Second)
 	s := r.fake(t)
-	if !waitGone(s.PID, 5*time.Second) {
-		t.Errorf("fake kd %d still alive", s.PID)
+	if !waitGone(s.Pid, 5*time.Second) {
+		t.Errorf("fake kd %d still alive", s.Pid)
 	}
 	if code != 0 {
 		t.Errorf("exit %d: the target was left running without breakpoints, so the stop is clean\n%s", code, r.stderr.String())
@@ -180,6 +189,7 @@ func TestFaultKdHangsOnLeave(t *testing.T) {
 
 // max_rate: above it, the breakpoint is cleared and the target resumed.
 func TestFaultMaxRate(t *testing.T) {
+	short(t)
 	cfg := writeConfig(t, "[limits]\nmax_rate = 5.0\nrate_window = \"2s\"\n")
 	r := start(t, map[string]string{"FAKEKD_HIT_INTERVAL": "5ms"}, "--tag", "Ddk", "--duration", "4s", "--config", cfg)
 	if code := r.wait(t, 30*time.Second); code != 0 {
@@ -197,6 +207,7 @@ func TestFaultMaxRate(t *testing.T) {
 
 // A slow serial line (19200 baud): slower, same result.
 func TestFaultSlowLine(t *testing.T) {
+	short(t)
 	r := start(t, map[string]string{"FAKEKD_SLOW_BPS": "20000"}, "--tag", "Ddk", "--max-hits", "3")
 	if code := r.wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("exit %d\nstderr:\n%s", code, r.stderr.String())

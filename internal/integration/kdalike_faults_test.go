@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// The faults of a real lab, played by kdalike (written from docs/kd-protocol.md, not
+// The faults of a real lab, played by kdalike (written from kd's documented behaviour, not
 // from fakekd): kd crashing, killed, failing to start; the target
 // rebooting (while running, while kdlaunch breaks in, while it arms),
 // losing the transport, ignoring or delaying breaks; kd slow to leave,
@@ -216,7 +216,7 @@ func assertFaults(t *testing.T, r *run, code int, w want) []kdaState {
 		t.Errorf("no safe stop reported")
 	}
 	if safe {
-		// A connection clears what an earlier kd left armed ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md),
+		// A connection clears what an earlier kd left armed (kd-protocol.md "Session commands"),
 		// so the target's state is that of the last kd that connected.
 		var lc *kdaState
 		for i := range all {
@@ -247,6 +247,7 @@ func countBP(all []kdaState) int {
 }
 
 func TestKdalikeFaults(t *testing.T) {
+	short(t)
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -369,6 +370,7 @@ func TestKdalikeFaults(t *testing.T) {
 // stops safely; a second one stops at once (130); SIGKILL cannot be
 // caught, so kd must die of the pty hangup.
 func TestKdalikeSignals(t *testing.T) {
+	short(t)
 	hits := func(n int) func([]kdaState) bool {
 		return func(all []kdaState) bool {
 			h := 0

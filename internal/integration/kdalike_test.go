@@ -9,44 +9,10 @@ import (
 	"time"
 )
 
-// kdaState mirrors kdalike's state file.
-type kdaState struct {
-	PID                 int      `json:"pid"`
-	Target              string   `json:"target"`
-	Connected           bool     `json:"connected"`
-	Breakpoints         []string `json:"breakpoints"`
-	Hits                int      `json:"hits"`
-	Breaks              []string `json:"breaks"`
-	BreaksBeforeConnect int      `json:"breaks_before_connect"`
-	BreaksWhileHalted   int      `json:"breaks_while_halted"`
-	Commands            []struct {
-		Text  string `json:"text"`
-		State string `json:"state"`
-	} `json:"commands"`
-	CommandsWhileBusy []string `json:"commands_while_busy"`
-	EmptyLines        int      `json:"empty_lines"`
-	Quit              bool     `json:"quit"`
-	ExitReason        string   `json:"exit_reason"`
-	LogEnv            string   `json:"log_env"`
-	Failures          []string `json:"failures"`
-
-	Incarnation   int      `json:"incarnation"`
-	EverConnected bool     `json:"ever_connected"`
-	Reboots       int      `json:"reboots"`
-	Resets        int      `json:"resets"`
-	IgnoredBreaks int      `json:"ignored_breaks"`
-	LostBreaks    int      `json:"lost_breaks"`
-	RaceBreaks    int      `json:"race_breaks"`
-	TypeaheadLost []string `json:"typeahead_lost"`
-	CtrlB         bool     `json:"ctrl_b"`
-	ExitCode      int      `json:"exit_code"`
-	Closed        bool     `json:"closed"`
-}
-
 // startKda runs kdlaunch against bin/kdalike; env holds kdalike's knobs.
 func startKda(t *testing.T, env map[string]string, args ...string) *run {
 	t.Helper()
-	return launch(t, kdalike, func(r *run) []string { return []string{"KDA_STATE=" + r.state} }, env, args...)
+	return launch(t, kdalikeCmd, func(r *run) []string { return []string{"KDA_STATE=" + r.state} }, env, args...)
 }
 
 func (r *run) kda(t *testing.T) kdaState {
@@ -153,6 +119,7 @@ func kdaConfig(t *testing.T, extra map[string]string) string {
 }
 
 func TestKdalikeMaxHits(t *testing.T) {
+	short(t)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -198,6 +165,7 @@ func TestKdalikeMaxHits(t *testing.T) {
 }
 
 func TestKdalikeStops(t *testing.T) {
+	short(t)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -237,6 +205,7 @@ func TestKdalikeStops(t *testing.T) {
 // A stop before the target is armed: no break before the connection, only
 // CTRL+B ENTER (nothing is armed, so nothing needs clearing).
 func TestKdalikeStopBeforeArmed(t *testing.T) {
+	short(t)
 	tests := []struct {
 		name string
 		env  map[string]string

@@ -1,7 +1,10 @@
 //go:build !windows
 
-// Package integration runs the real bin/kdlaunch against the real
-// bin/fakekd, as a user would: real processes, a real pty, real files.
+// Package integration runs kdlaunch as a user would (real processes, a real
+// pty, real files) against two kd stand-ins: fakekd and kdalike. The
+// stand-ins are commands of this test binary (testscript's Main installs
+// them on PATH); kdlaunch itself is built once, into a temporary folder,
+// with the ldflags of `make build`. Nothing is written into bin/.
 package integration
 
 import (
@@ -18,58 +21,125 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/kdlaunch/kdlaunch/fakekd"
+	"github.com/kdlaunch/kdlaunch/internal/integration/kdalike"
 )
 
 var (
-	root     string
-	kdlaunch string
-	fakekd   string
-	kdalike  string
+	root       string
+	kdlaunch   string // built by TestMain into a temporary folder
+	fakekdCmd  string
+	kdalikeCmd string
+	version    string // what the kdlaunch under test was stamped with
 )
 
+// fakeState is fakekd's state file, as fakekd declares it.
+type fakeState = fakekd.State
+
+// kdaState is kdalike's state file, as kdalike declares it.
+type kdaState = kdalike.State
+
 func TestMain(m *testing.M) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "go env GOMOD:", err)
-		os.Exit(1)
-	}
-	root = filepath.Dir(strings.TrimSpace(string(out)))
-	kdlaunch = filepath.Join(root, "bin", "kdlaunch")
-	fakekd = filepath.Join(root, "bin", "fakekd")
-	kdalike = filepath.Join(root, "bin", "kdalike")
-	// Build what the user runs, exactly as `make build` does.
-	for _, b := range [][]string{{"-o", kdlaunch, "."}, {"-o", fakekd, "./cmd/fakekd"}, {"-o", kdalike, "./internal/integration/kdalike"}} {
-		cmd := exec.Command("go", append([]string{"build"}, b...)...)
-		cmd.Dir = root
-		cmd.Stderr = os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "build:", err)
-			os.Exit(1)
-		}
-	}
-	os.Exit(m.Run())
+	// A stand-in started by kdlaunch is this binary under the stand-in's
+	// name: testscript.Main runs it and exits before anything below.
+	testscript.Main(buildFirst{m}, map[string]func(){
+		"fakekd":  func() { os.Exit(fakekd.Main()) },
+		"kdalike": kdalike.Main,
+	})
 }
 
-// fakeState mirrors the fake kd's state file.
-type fakeState struct {
-	PID                  int               `json:"pid"`
-	Argv                 []string          `json:"argv"`
-	Env                  map[string]string `json:"env"`
-	Connected            bool              `json:"connected"`
-	Target               string            `json:"target"`
-	Breakpoints          []json.RawMessage `json:"breakpoints"`
-	PoolHitTag           json.RawMessage   `json:"pool_hit_tag"`
-	Hits                 int               `json:"hits"`
-	BreaksReceived       int               `json:"breaks_received"`
-	BreaksBeforeConnect  int               `json:"breaks_before_connect"`
-	BreaksWhileHalted    int               `json:"breaks_while_halted"`
-	IgnoredBreaks        int               `json:"ignored_breaks"`
-	Commands             []string          `json:"commands"`
-	CommandsWhileRunning []string          `json:"commands_while_running"`
-	EmptyLines           int               `json:"empty_lines"`
-	Reboots              int               `json:"reboots"`
-	ExitReason           string            `json:"exit_reason"`
-	Incarnations         int               `json:"incarnations"`
+// buildFirst builds kdlaunch before the tests run (and only then: not in
+// the stand-in processes).
+type buildFirst struct{ m *testing.M }
+
+func (b buildFirst) Run() int {
+	dir, err := os.MkdirTemp("", "kdlaunch-integration")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := buildKdlaunch(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	for _, c := range []struct {
+		name string
+		path *string
+	}{{"fakekd", &fakekdCmd}, {"kdalike", &kdalikeCmd}} {
+		p, err := exec.LookPath(c.name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "integration: the stand-in is not on PATH:", err)
+			return 1
+		}
+		*c.path = p
+	}
+	return b.m.Run()
+}
+
+// buildKdlaunch builds the kdlaunch under test into dir with the flags of
+// `make build` (-trimpath, -s -w, the version from git describe), so that
+// what is tested is what the Makefile ships, and bin/ is left alone.
+func buildKdlaunch(dir string) error {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root = filepath.Dir(strings.TrimSpace(string(out)))
+	version = "dev"
+	if v, err := exec.Command("git", "-C", root, "describe", "--always", "--dirty").Output(); err == nil {
+		version = strings.TrimSpace(string(v))
+	}
+	kdlaunch = filepath.Join(dir, "kdlaunch")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", kdlaunch, ".")
+	cmd.Dir = root
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build kdlaunch: %w", err)
+	}
+	return nil
+}
+
+// isolated is the environment every kdlaunch under test gets: HOME and
+// every config folder inside dir (kdlaunch writes the debugging server's
+// client line there, password included), and no stand-in knob inherited
+// from the shell that runs the tests.
+func isolated(dir string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "HOME", name == "XDG_CONFIG_HOME", name == "APPDATA", name == "LOCALAPPDATA",
+			strings.HasPrefix(name, "FAKEKD_"), strings.HasPrefix(name, "KDA_"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"APPDATA="+filepath.Join(dir, "AppData", "Roaming"), "LOCALAPPDATA="+filepath.Join(dir, "AppData", "Local"))
+}
+
+// The kdlaunch under test is stamped as `make build` stamps it.
+func TestVersionStamped(t *testing.T) {
+	out, err := execCmd(t, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != version {
+		t.Errorf("--version printed %q, want %q", got, version)
+	}
+}
+
+// short skips a slow end-to-end test under -short; a few fast ones keep
+// running there.
+func short(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("slow end-to-end test; runs without -short")
+	}
 }
 
 type run struct {
@@ -86,7 +156,7 @@ type run struct {
 // start runs kdlaunch with args; env holds the fake's knobs.
 func start(t *testing.T, env map[string]string, args ...string) *run {
 	t.Helper()
-	return launch(t, fakekd, func(r *run) []string {
+	return launch(t, fakekdCmd, func(r *run) []string {
 		return []string{"FAKEKD_STATE=" + r.state, "FAKEKD_CONNECT_DELAY=200ms", "FAKEKD_HIT_INTERVAL=10ms"}
 	}, env, args...)
 }
@@ -100,7 +170,7 @@ func launch(t *testing.T, kd string, base func(*run) []string, env map[string]st
 	r := &run{dir: dir, log: filepath.Join(dir, "debug.log"), transcript: filepath.Join(dir, "transcript.log"), state: filepath.Join(dir, "state.json")}
 	full := append([]string{"run", "--kd", kd, "--log", r.log, "--transcript", r.transcript}, args...)
 	r.cmd = exec.Command(kdlaunch, full...)
-	r.cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "HOME="+dir)
+	r.cmd.Env = isolated(dir)
 	r.cmd.Env = append(r.cmd.Env, base(r)...)
 	for k, v := range env {
 		r.cmd.Env = append(r.cmd.Env, k+"="+v)
@@ -210,7 +280,7 @@ func assertSafe(t *testing.T, s fakeState) {
 		t.Errorf("target %q after the stop, want running", s.Target)
 	}
 	if len(s.Breakpoints) != 0 {
-		t.Errorf("breakpoints left armed: %s", s.Breakpoints)
+		t.Errorf("breakpoints left armed: %+v", s.Breakpoints)
 	}
 	if len(s.CommandsWhileRunning) != 0 {
 		t.Errorf("commands typed while the target ran: %q", s.CommandsWhileRunning)
@@ -274,9 +344,11 @@ func isZombie(pid int) bool {
 	return false
 }
 
-func execCmd(args ...string) *exec.Cmd {
+// execCmd is kdlaunch with args in an isolated HOME (see isolated).
+func execCmd(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(kdlaunch, args...)
-	cmd.Env = append(os.Environ(), "FAKEKD_CONNECT_DELAY=100ms")
+	cmd.Env = append(isolated(t.TempDir()), "FAKEKD_CONNECT_DELAY=100ms")
 	return cmd
 }
 

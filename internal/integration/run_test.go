@@ -16,6 +16,7 @@ import (
 // g at prompts only, hits counted exactly, a clean stop that leaves the
 // target running with no breakpoint, and a log that holds every hit.
 func TestRunMaxHits(t *testing.T) {
+	short(t)
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -97,6 +98,7 @@ func hasSubsequence(got, want []string) bool {
 
 // An earlier log is never destroyed; --fresh-log asks for a new one.
 func TestRunAppendsLog(t *testing.T) {
+	short(t)
 	r := start(t, nil, "--tag", "Ddk", "--max-hits", "5")
 	if err := os.WriteFile(r.log, []byte("EARLIER SESSION\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -111,6 +113,7 @@ func TestRunAppendsLog(t *testing.T) {
 
 // Ctrl+C (SIGINT) and SIGTERM start the safe stop.
 func TestRunSignalStopsSafely(t *testing.T) {
+	short(t)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
@@ -131,6 +134,7 @@ func TestRunSignalStopsSafely(t *testing.T) {
 
 // --duration stops safely when it runs out.
 func TestRunDuration(t *testing.T) {
+	short(t)
 	r := start(t, nil, "--tag", "Ddk", "--duration", "2s")
 	if code := r.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit %d: %s", code, r.stderr.String())
@@ -140,6 +144,7 @@ func TestRunDuration(t *testing.T) {
 
 // A target that is already halted (initial breakpoint) gets no break.
 func TestRunInitialBreakNoExtraBreak(t *testing.T) {
+	short(t)
 	r := start(t, map[string]string{"FAKEKD_INITIAL_BREAK": "1"}, "--tag", "Ddk", "--max-hits", "5")
 	if code := r.wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit %d: %s", code, r.stderr.String())
@@ -151,6 +156,7 @@ func TestRunInitialBreakNoExtraBreak(t *testing.T) {
 // The live check warns, in one line naming special pool and both values,
 // when the target's tag is not the configured one; the run goes on.
 func TestRunLiveCheck(t *testing.T) {
+	short(t)
 	t.Run("match", func(t *testing.T) {
 		r := start(t, map[string]string{"FAKEKD_SPECIAL_POOL_TAG": "0x206b6444"}, "--tag", "Ddk", "--max-hits", "3")
 		if code := r.wait(t, 30*time.Second); code != 0 {
@@ -229,14 +235,14 @@ func TestRunBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			args := append([]string{"run", "--kd", fakekd}, tt.args...)
+			args := append([]string{"run", "--kd", fakekdCmd}, tt.args...)
 			if tt.name == "kd not found" {
 				args = append([]string{"run"}, tt.args...)
 			}
 			if tt.name != "log folder not writable" {
 				args = append(args, "--log", filepath.Join(t.TempDir(), "debug.log"))
 			}
-			cmd := execCmd(args...)
+			cmd := execCmd(t, args...)
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -260,6 +266,7 @@ func TestRunBadInput(t *testing.T) {
 // A target that never connects, with --connect-timeout: one line on stderr
 // that says what to check, a non-zero exit, and no kd left behind.
 func TestRunConnectTimeout(t *testing.T) {
+	short(t)
 	r := start(t, map[string]string{"FAKEKD_NEVER_CONNECT": "1"}, "--tag", "Ddk", "--connect-timeout", "1s")
 	if code := r.wait(t, 20*time.Second); code == 0 {
 		t.Fatalf("exit 0, want non-zero; stderr: %s", r.stderr.String())
@@ -268,7 +275,7 @@ func TestRunConnectTimeout(t *testing.T) {
 	if len(lines) != 1 || !strings.Contains(lines[0], "did not connect within 1s") || !strings.Contains(lines[0], "bcdedit") {
 		t.Errorf("stderr, want one line naming the timeout and what to check:\n%s", r.stderr.String())
 	}
-	if pid := r.fake(t).PID; !waitGone(pid, 5*time.Second) {
+	if pid := r.fake(t).Pid; !waitGone(pid, 5*time.Second) {
 		t.Errorf("fake kd pid %d still running", pid)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // The fake kd is told to print every secret it was given, to prove the
 // redaction.
 func TestSecretsNeverLeak(t *testing.T) {
-	key := "1.2.3.4-kdnet-secret-key"
+	key := "k1secretpart.k2secretpart.k3secretpart.k4secretpart"
 	r := start(t, map[string]string{"FAKEKD_ECHO_SECRETS": "1"}, "--tag", "Ddk", "--max-hits", "3",
 		"--connect", "net:port=50000,key="+key, "--log-level", "trace")
 	if code := r.wait(t, 60*time.Second); code != 0 {
@@ -65,6 +65,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 // A configured password is used as it is, and masked too.
 func TestConfiguredPassword(t *testing.T) {
+	short(t)
 	cfg := writeConfig(t, "[server]\npassword = \"Corr3ctHorseBattery\"\nclient_file = \"CLIENT\"\n")
 	client := filepath.Join(t.TempDir(), "client.txt")
 	body, _ := os.ReadFile(cfg)
@@ -90,6 +91,7 @@ func TestConfiguredPassword(t *testing.T) {
 
 // An unauthenticated server needs the explicit opt-in, and warns.
 func TestUnauthenticatedServer(t *testing.T) {
+	short(t)
 	cfg := writeConfig(t, "[server]\nallow_unauthenticated_server = true\n")
 	r := start(t, nil, "--config", cfg, "--tag", "Ddk", "--max-hits", "2")
 	if code := r.wait(t, 60*time.Second); code != 0 {
@@ -113,11 +115,11 @@ func TestUnauthenticatedServer(t *testing.T) {
 
 // A config that holds a secret and is readable by others draws a warning.
 func TestReadableSecretConfigWarns(t *testing.T) {
-	cfg := writeConfig(t, "[target]\nconnection = \"net:port=50000,key=abc.def\"\n")
+	cfg := writeConfig(t, "[target]\nconnection = \"net:port=50000,key=abc.def.ghi.jkl\"\n")
 	if err := os.Chmod(cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := execCmd("run", "--kd", fakekd, "--config", cfg, "--dry-run", "--tag", "Ddk", "--log", filepath.Join(t.TempDir(), "d.log"))
+	cmd := execCmd(t, "run", "--kd", fakekdCmd, "--config", cfg, "--dry-run", "--tag", "Ddk", "--log", filepath.Join(t.TempDir(), "d.log"))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -142,9 +144,9 @@ func TestInjectionRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := writeConfig(t, tt.body)
-			cmd := execCmd("run", "--kd", fakekd, "--config", cfg, "--tag", "Ddk", "--log", filepath.Join(t.TempDir(), "d.log"))
+			cmd := execCmd(t, "run", "--kd", fakekdCmd, "--config", cfg, "--tag", "Ddk", "--log", filepath.Join(t.TempDir(), "d.log"))
 			if strings.Contains(tt.body, "tag =") {
-				cmd = execCmd("run", "--kd", fakekd, "--config", cfg, "--log", filepath.Join(t.TempDir(), "d.log"))
+				cmd = execCmd(t, "run", "--kd", fakekdCmd, "--config", cfg, "--log", filepath.Join(t.TempDir(), "d.log"))
 			}
 			var stderr strings.Builder
 			cmd.Stderr = &stderr

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/kdlaunch/kdlaunch/fakekd"
 )
 
 // End-to-end: kdlaunch.exe driving fakekd.exe, as a user on Windows would run
@@ -56,24 +58,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// fakeState is the part of fakekd's state file these tests look at.
-type fakeState struct {
-	Pid                  int               `json:"pid"`
-	Argv                 []string          `json:"argv"`
-	Env                  map[string]string `json:"env"`
-	Incarnations         int               `json:"incarnations"`
-	Connected            bool              `json:"connected"`
-	Target               string            `json:"target"`
-	Breakpoints          []json.RawMessage `json:"breakpoints"`
-	Hits                 int               `json:"hits"`
-	BreaksReceived       int               `json:"breaks_received"`
-	BreaksBeforeConnect  int               `json:"breaks_before_connect"`
-	BreaksWhileHalted    int               `json:"breaks_while_halted"`
-	Commands             []string          `json:"commands"`
-	CommandsWhileRunning []string          `json:"commands_while_running"`
-	EmptyLines           int               `json:"empty_lines"`
-	ExitReason           string            `json:"exit_reason"`
-}
+// fakeState is fakekd's state file, as fakekd declares it.
+type fakeState = fakekd.State
 
 // lockedBuffer collects a child's output while the test reads it.
 type lockedBuffer struct {
@@ -143,6 +129,11 @@ func startRun(t *testing.T, newGroup bool, env map[string]string, args ...string
 		"FAKEKD_CONNECT_DELAY=200ms",
 		"FAKEKD_HIT_INTERVAL=20ms",
 		"FAKEKD_CRLF=1",
+		// The client file (password included) goes to the config folder:
+		// the test's, never the user's.
+		"APPDATA="+filepath.Join(dir, "AppData", "Roaming"),
+		"LOCALAPPDATA="+filepath.Join(dir, "AppData", "Local"),
+		"HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 	)
 	for k, v := range env {
 		r.cmd.Env = append(r.cmd.Env, k+"="+v)
@@ -269,7 +260,7 @@ func assertSafe(t *testing.T, s fakeState) {
 		t.Errorf("target %q after the stop, want running", s.Target)
 	}
 	if len(s.Breakpoints) != 0 {
-		t.Errorf("breakpoints left armed: %s", s.Breakpoints)
+		t.Errorf("breakpoints left armed: %+v", s.Breakpoints)
 	}
 	if len(s.CommandsWhileRunning) != 0 {
 		t.Errorf("commands typed while the target ran: %q", s.CommandsWhileRunning)

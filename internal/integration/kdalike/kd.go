@@ -1,15 +1,17 @@
-// Command kdalike is a second kd-like test program, written from
-// the kd facts in docs/kd-protocol.md only (not from fakekd), so that the
-// integration tests also run kdlaunch against assumptions fakekd does not
-// share. Its behaviour is chosen by KDA_* environment variables; it records
-// everything it received, and in which state, in the JSON file KDA_STATE.
+// Package kdalike is a second kd-like test program, written from kd's
+// documented behaviour only (not from fakekd), so that the integration
+// tests also run kdlaunch against assumptions fakekd does not share. Main
+// is the program: the tests run it as a command of their own binary. Its
+// behaviour is chosen by KDA_* environment variables (the Knobs list in
+// config.go); it records everything it received, and in which state, in
+// the JSON file KDA_STATE (State is that file's one declaration).
 //
 // It reads commands line by line from stdin (a pty in canonical mode: the
 // Enter key ends a line; CTRL+B ENTER arrives as the line "\x02"), takes a
 // break-in as SIGINT (the pty's interrupt character, or a signal to its
 // process group) and writes what real kd writes to stdout and to the log
 // named by _NT_DEBUG_LOG_FILE_APPEND / _NT_DEBUG_LOG_FILE_OPEN.
-package main
+package kdalike
 
 import (
 	"bufio"
@@ -23,231 +25,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// Knobs (all optional):
-//
-//	KDA_STATE          state file
-//	KDA_TRANSPORT      serial (default) | net | pipe
-//	KDA_WAITS          "Waiting to reconnect..." lines before the target connects (2)
-//	KDA_CONNECT_DELAY  time before the target connects (150ms)
-//	KDA_HANDSHAKE      1: net only; after "Connected to target" the rest of the
-//	                   connection text comes only after the first break-in
-//	KDA_INITIAL_BREAK  1: "(Initial Breakpoint requested)": the target halts by itself
-//	KDA_INITIAL_DELAY  delay before that initial halt (100ms)
-//	KDA_PROMPT         plain ("kd> ") | mp ("0: kd> ", cycling 0..3) | wide ("12: kd> ")
-//	KDA_SPLIT_PROMPT   1: the prompt in two writes 30ms apart
-//	KDA_GLUE           1: the prompt in the same write as the output before it
-//	KDA_CRLF           1: CRLF line ends
-//	KDA_ECHO           1: echo each command after the prompt
-//	KDA_ARCH           x64 (default) | x86
-//	KDA_KB             new (default, x64 without Child-SP) | old (x64 Child-SP layout)
-//	KDA_HIT_INTERVAL   time between hits while armed and running (20ms); 0: flood
-//	KDA_DBGPRINT       1: a DbgPrint line between hits; nonl: one without a
-//	                   trailing newline (DbgPrint prints what the driver gave)
-//	KDA_DEFERRED       1: bp answers "could not be resolved, adding deferred bp"
-//	KDA_SYMERR         1: symbol load errors and warnings
-//	KDA_BREAK_DELAY    time a break takes to land (0)
-//	KDA_BREAK_SYMBOLS  time between the break-in box and the prompt (symbols loading) (0)
-//	KDA_QUIET          1: no break-in box (KDQUIET)
-//	KDA_RACE           hit: a hit is printed just before the break lands;
-//	                   cancel: the break cancels the breakpoint's "kb;g": the
-//	                   target stays at the breakpoint, prompt without a break banner
-//	KDA_SELF_HALT      N: after N hits the target halts by itself (int 3 in a driver)
-//	KDA_HIT_AFTER_G    1: the first hit comes immediately after g
-//
-// Fault knobs (modelled on docs/kd-protocol.md; "incarnation" counts kd processes
-// started with the same KDA_STATE, from 1):
-//
-//	KDA_EXIT_AT_START  N: incarnations 1..N fail to open the port and exit 1
-//	                   before any connection
-//	KDA_EXIT_AFTER_HITS N: kd exits with KDA_EXIT_CODE (3) after N hits
-//	KDA_SIGNAL_AFTER_HITS N: kd is killed by SIGKILL after N hits
-//	KDA_FAULT_TIMES    these two and KDA_CLOSE_AFTER_HITS only in incarnations
-//	                   1..N (0: all)
-//	KDA_REBOOT_AFTER_HITS N: the running target reboots after N hits: the
-//	                   Shutdown text, "Waiting to reconnect...", KDA_REBOOT_DOWN
-//	                   (1s) later the connection text again; breakpoints lost
-//	KDA_REBOOTS        how many such reboots per incarnation (1)
-//	KDA_REBOOT_ON_BREAK N: the Nth break that reaches a running target finds
-//	                   it rebooting instead (the break is lost)
-//	KDA_RESET_ON_CMD   PREFIX: the halted target is hard-reset when a command
-//	                   with this prefix arrives: kd answers it with the
-//	                   transport-lost text and waits to reconnect, no prompt
-//	KDA_IGNORE_BREAKS  N: the first N breaks to a running target are lost; -1: all
-//	KDA_LOST_AFTER_HITS N: after N hits the transport is lost ("Banners and connection lines" in docs/kd-protocol.md
-//	                   text) for KDA_LOST_FOR (1s), then "KDTARGET: Refreshing
-//	                   KD connection"; breaks meanwhile land after that
-//	KDA_CTRLB_DELAY    kd leaves this long after CTRL+B ENTER (0); "never": not at all
-//	KDA_STALL_AFTER_HITS N: after N hits a partial DbgPrint line, then kd is
-//	                   silent and deaf for KDA_STALL_FOR (1s), then the rest
-//	KDA_CLOSE_AFTER_HITS N: kd closes its console (stdin, stdout, stderr) after
-//	                   N hits and keeps running (up to 60s)
-//	KDA_BURST          N: a break landing on an armed target first flushes N
-//	                   lines of target output (DbgPrint, a hit every 100)
-//	KDA_IGNORE_HUP     1: SIGHUP is ignored (kd survives a pty hangup until its
-//	                   console read fails)
-type config struct {
-	state        string
-	transport    string
-	waits        int
-	connectDelay time.Duration
-	handshake    bool
-	initialBreak bool
-	initialDelay time.Duration
-	prompt       string
-	splitPrompt  bool
-	glue         bool
-	crlf         bool
-	echo         bool
-	arch         string
-	kb           string
-	hitInterval  time.Duration
-	dbgprint     string
-	deferred     bool
-	symerr       bool
-	breakDelay   time.Duration
-	breakSymbols time.Duration
-	quiet        bool
-	race         string
-	selfHalt     int
-	hitAfterG    bool
-
-	exitAtStart     int
-	exitAfterHits   int
-	exitCode        int
-	signalAfterHits int
-	faultTimes      int
-	rebootAfterHits int
-	reboots         int
-	rebootDown      time.Duration
-	rebootOnBreak   int
-	resetOnCmd      string
-	ignoreBreaks    int
-	lostAfterHits   int
-	lostFor         time.Duration
-	ctrlbDelay      time.Duration // < 0: never leave
-	stallAfterHits  int
-	stallFor        time.Duration
-	closeAfterHits  int
-	burst           int
-	ignoreHup       bool
-}
-
-func env(k, def string) string {
-	if v, ok := os.LookupEnv(k); ok {
-		return v
-	}
-	return def
-}
-
-func dur(k string, def time.Duration) time.Duration {
-	d, err := time.ParseDuration(env(k, def.String()))
-	if err != nil {
-		return def
-	}
-	return d
-}
-
-func num(k string, def int) int {
-	n, err := strconv.Atoi(env(k, strconv.Itoa(def)))
-	if err != nil {
-		return def
-	}
-	return n
-}
-
-func load() config {
-	return config{
-		state:        os.Getenv("KDA_STATE"),
-		transport:    env("KDA_TRANSPORT", "serial"),
-		waits:        num("KDA_WAITS", 2),
-		connectDelay: dur("KDA_CONNECT_DELAY", 150*time.Millisecond),
-		handshake:    os.Getenv("KDA_HANDSHAKE") == "1",
-		initialBreak: os.Getenv("KDA_INITIAL_BREAK") == "1",
-		initialDelay: dur("KDA_INITIAL_DELAY", 100*time.Millisecond),
-		prompt:       env("KDA_PROMPT", "mp"),
-		splitPrompt:  os.Getenv("KDA_SPLIT_PROMPT") == "1",
-		glue:         os.Getenv("KDA_GLUE") == "1",
-		crlf:         os.Getenv("KDA_CRLF") == "1",
-		echo:         os.Getenv("KDA_ECHO") == "1",
-		arch:         env("KDA_ARCH", "x64"),
-		kb:           env("KDA_KB", "new"),
-		hitInterval:  dur("KDA_HIT_INTERVAL", 20*time.Millisecond),
-		dbgprint:     os.Getenv("KDA_DBGPRINT"),
-		deferred:     os.Getenv("KDA_DEFERRED") == "1",
-		symerr:       os.Getenv("KDA_SYMERR") == "1",
-		breakDelay:   dur("KDA_BREAK_DELAY", 0),
-		breakSymbols: dur("KDA_BREAK_SYMBOLS", 0),
-		quiet:        os.Getenv("KDA_QUIET") == "1",
-		race:         os.Getenv("KDA_RACE"),
-		selfHalt:     num("KDA_SELF_HALT", 0),
-		hitAfterG:    os.Getenv("KDA_HIT_AFTER_G") == "1",
-
-		exitAtStart:     num("KDA_EXIT_AT_START", 0),
-		exitAfterHits:   num("KDA_EXIT_AFTER_HITS", 0),
-		exitCode:        num("KDA_EXIT_CODE", 3),
-		signalAfterHits: num("KDA_SIGNAL_AFTER_HITS", 0),
-		faultTimes:      num("KDA_FAULT_TIMES", 0),
-		rebootAfterHits: num("KDA_REBOOT_AFTER_HITS", 0),
-		reboots:         num("KDA_REBOOTS", 1),
-		rebootDown:      dur("KDA_REBOOT_DOWN", time.Second),
-		rebootOnBreak:   num("KDA_REBOOT_ON_BREAK", 0),
-		resetOnCmd:      os.Getenv("KDA_RESET_ON_CMD"),
-		ignoreBreaks:    num("KDA_IGNORE_BREAKS", 0),
-		lostAfterHits:   num("KDA_LOST_AFTER_HITS", 0),
-		lostFor:         dur("KDA_LOST_FOR", time.Second),
-		ctrlbDelay:      ctrlbDelay(),
-		stallAfterHits:  num("KDA_STALL_AFTER_HITS", 0),
-		stallFor:        dur("KDA_STALL_FOR", time.Second),
-		closeAfterHits:  num("KDA_CLOSE_AFTER_HITS", 0),
-		burst:           num("KDA_BURST", 0),
-		ignoreHup:       os.Getenv("KDA_IGNORE_HUP") == "1",
-	}
-}
-
-func ctrlbDelay() time.Duration {
-	if os.Getenv("KDA_CTRLB_DELAY") == "never" {
-		return -1
-	}
-	return dur("KDA_CTRLB_DELAY", 0)
-}
-
-// Received is one command as kdalike got it.
-type Received struct {
-	Text  string `json:"text"`
-	State string `json:"state"` // the target's state when it arrived
-}
-
-// State is what the tests read.
-type State struct {
-	PID                 int        `json:"pid"`
-	Target              string     `json:"target"` // waiting, connected, running, halted
-	Connected           bool       `json:"connected"`
-	Breakpoints         []string   `json:"breakpoints"`
-	Hits                int        `json:"hits"`
-	Breaks              []string   `json:"breaks"` // the target's state when each break arrived
-	BreaksBeforeConnect int        `json:"breaks_before_connect"`
-	BreaksWhileHalted   int        `json:"breaks_while_halted"`
-	Commands            []Received `json:"commands"`
-	CommandsWhileBusy   []string   `json:"commands_while_busy"`
-	EmptyLines          int        `json:"empty_lines"`
-	Quit                bool       `json:"quit"`
-	ExitReason          string     `json:"exit_reason"`
-	LogEnv              string     `json:"log_env"`
-	Failures            []string   `json:"failures"`
-
-	Incarnation   int      `json:"incarnation"`    // 1 for the first kd started with this KDA_STATE
-	EverConnected bool     `json:"ever_connected"` // a connection clears what an earlier kd left armed
-	Reboots       int      `json:"reboots"`
-	Resets        int      `json:"resets"`
-	IgnoredBreaks int      `json:"ignored_breaks"`
-	LostBreaks    int      `json:"lost_breaks"`    // breaks that met a reboot
-	RaceBreaks    int      `json:"race_breaks"`    // breaks that arrived right after the target went away (sent before kd said so)
-	TypeaheadLost []string `json:"typeahead_lost"` // markers typed ahead of a command the reset swallowed
-	CtrlB         bool     `json:"ctrl_b"`
-	ExitCode      int      `json:"exit_code"`
-	Closed        bool     `json:"closed"` // console closed, kd still running
-}
 
 type kd struct {
 	cfg config
@@ -279,13 +56,29 @@ type kd struct {
 	closed       bool
 	lastHitCheck int
 	stdin        *os.File
+
+	bps          []bpEntry
+	bugcheckDone bool   // this incarnation's KDA_BUGCHECK has happened
+	bugchecked   bool   // the target sits in a bug check
+	haltStack    string // what kb shows at this halt ("": the break-in stack)
+	personDone   bool
+	personAt     time.Time // when the person's break came; zero: none pending
 }
 
-func main() {
-	k := &kd{cfg: load()}
+// Main runs kdalike as a program; it never returns (kd's exit is os.Exit).
+// A malformed knob is one line on stderr and exit 2.
+func Main() {
+	cfg, err := load(os.LookupEnv, os.Environ())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	k := &kd{cfg: cfg}
+	k.st.Kernel, k.st.Symbols = cfg.kernel, cfg.symbols
 	k.st.PID = os.Getpid()
 	k.st.Target = "waiting"
 	k.st.Breakpoints = []string{}
+	k.st.Deferred = []string{}
 	k.st.Incarnation = incarnation(k.cfg.state)
 	k.faulty = k.cfg.faultTimes == 0 || k.st.Incarnation <= k.cfg.faultTimes
 	k.rebootsLeft = k.cfg.reboots
@@ -303,6 +96,10 @@ func main() {
 		k.banner()
 		k.out("Could not start kernel debugging using com:port=com1,baud=115200 parameters, Win32 error 0n5\n    \"Access is denied.\"\n")
 		k.exit("start failed", 1)
+	}
+	if k.cfg.startFailure != "" && (k.cfg.startFailureTimes == 0 || k.st.Incarnation <= k.cfg.startFailureTimes) {
+		k.banner()
+		k.startFailure()
 	}
 	lines := make(chan string, 64)
 	stdin := os.Stdin
@@ -371,7 +168,14 @@ func main() {
 			k.mu.Unlock()
 		case <-hitTick.C:
 			k.mu.Lock()
-			if k.running && !k.lost && len(k.st.Breakpoints) > 0 {
+			if k.running && !k.lost && k.armed() {
+				// A bug check or a person's break comes instead of the
+				// next hit.
+				k.answerFaults()
+			}
+			if k.running && !k.lost && k.poolHitActive() {
+				k.tagBreak()
+			} else if k.running && !k.lost && k.liveBP() != nil {
 				n := 1
 				if k.cfg.hitInterval == 0 {
 					n = 5
@@ -507,6 +311,11 @@ func (k *kd) connect() {
 	}
 	k.handshake()
 	k.setTarget()
+	if k.cfg.bugcheck == "waiting" && !k.bugcheckDone {
+		// The target crashes while it boots: the bug check is the first
+		// thing after the connection.
+		k.bugCheck("waiting")
+	}
 }
 
 func (k *kd) handshake() {
@@ -562,6 +371,7 @@ func (k *kd) prompt() {
 
 // halt stops the target and shows a prompt. asked: a break-in did it.
 func (k *kd) halt(asked bool) {
+	k.haltStack = ""
 	k.running = false
 	k.halted = true
 	k.cpu++
@@ -642,6 +452,9 @@ func (k *kd) breakIn(land *<-chan time.Time, initialPending bool) {
 	case k.cfg.transport == "net" && !k.handshook:
 		k.handshake()
 		k.halt(true)
+	case k.cfg.bugcheck == "connected" && !k.bugcheckDone && k.running:
+		// The target crashed just as the break came.
+		k.bugCheck("connected")
 	case k.breakPending:
 	case k.cfg.ignoreBreaks != 0:
 		// The target does not answer (hung, wrong baud, cable).
@@ -677,7 +490,11 @@ func (k *kd) landBreak() {
 	if !k.running {
 		return
 	}
-	if k.cfg.burst > 0 && len(k.st.Breakpoints) > 0 {
+	if k.cfg.bugcheck == "stopping" && !k.bugcheckDone && k.st.Hits > 0 {
+		k.bugCheck("stopping")
+		return
+	}
+	if k.cfg.burst > 0 && k.liveBP() != nil {
 		// The target's buffered output arrives just ahead of the break.
 		var b strings.Builder
 		for i := 0; i < k.cfg.burst; i++ {
@@ -690,7 +507,7 @@ func (k *kd) landBreak() {
 		}
 		k.out(b.String())
 	}
-	if len(k.st.Breakpoints) > 0 {
+	if k.liveBP() != nil {
 		switch k.cfg.race {
 		case "hit":
 			// The target hit the breakpoint while the break was on the wire:
@@ -698,7 +515,7 @@ func (k *kd) landBreak() {
 			k.hit(true)
 		case "cancel":
 			// The break arrives while kd runs the breakpoint's commands: it
-			// cancels them ("Break-in and the break box" in docs/kd-protocol.md: CTRL+C cancels the current
+			// cancels them (kd-protocol.md "Control keys": CTRL+C cancels the current
 			// command), so the "g" never runs and the target stays at the
 			// breakpoint, at a prompt, with no break banner.
 			k.hit(false)
@@ -723,8 +540,22 @@ func (k *kd) hit(resume bool) {
 	case k.cfg.dbgprint == "nonl" && k.st.Hits%3 == 0:
 		b.WriteString("Ddkdrv: DdkDispatchCreate ")
 	}
-	fmt.Fprintf(&b, "Breakpoint %d hit\n", 0)
-	if k.cfg.arch == "x86" {
+	id := 0
+	if bp := k.liveBP(); bp != nil {
+		id = bp.id
+	}
+	fmt.Fprintf(&b, "Breakpoint %d hit\n", id)
+	if k.cfg.kernel == "segment-heap" {
+		// Windows 10 1903 and later: special pool comes from the segment
+		// heap's routine, called by ExAllocateHeapPool.
+		b.WriteString("nt!ExAllocateHeapSpecialPool:\nfffff801`1e83e988 48895c2410      mov     qword ptr [rsp+10h],rbx\n")
+		b.WriteString(" # RetAddr               : Args to Child                                                           : Call Site\n")
+		b.WriteString("00 fffff801`1e7bd1f2     : 00000000`00000200 00000000`00000080 00000000`206b6444 00000000`00000000 : nt!ExAllocateHeapSpecialPool\n")
+		b.WriteString("01 fffff801`1e8eae45     : 00000000`00000001 00000000`00000080 00000000`206b6444 00000000`00000000 : nt!ExAllocateHeapPool+0x20e\n")
+		b.WriteString("02 fffff801`23451234     : 00000000`00000001 00000000`00000080 00000000`206b6444 00000000`00000000 : nt!ExAllocatePoolWithTag+0x95\n")
+		fmt.Fprintf(&b, "03 fffff801`1e6f1a2e     : 00000000`00000001 ffffb30e`4c1d2a10 00000000`%08x 00000000`00000000 : Ddkdrv!DdkAllocate+0x24\n", k.st.Hits)
+		b.WriteString("04 fffff801`1e6f19b0     : ffffb30e`4c1d2a10 ffffb30e`4b0c1e30 00000000`00000000 00000000`00000000 : nt!IofCallDriver+0x55\n")
+	} else if k.cfg.arch == "x86" {
 		b.WriteString("nt!MmAllocateSpecialPool:\n8062f7b4 8bff            mov     edi,edi\n")
 		b.WriteString("ChildEBP RetAddr  Args to Child              \n")
 		b.WriteString("a3c4fb8c 8064b1d2 00000080 206b6444 00000000 nt!MmAllocateSpecialPool\n")
@@ -777,6 +608,12 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 	}
 	st := k.targetState()
 	k.st.Commands = append(k.st.Commands, Received{Text: l, State: st})
+	if k.bugchecked && k.halted {
+		k.st.CommandsAfterBugCheck = append(k.st.CommandsAfterBugCheck, l)
+	}
+	if !k.personAt.IsZero() && k.halted {
+		k.st.CommandsAtPersonBreak = append(k.st.CommandsAtPersonBreak, l)
+	}
 	if l == "\x02" {
 		k.st.CtrlB = true
 		if k.cfg.ctrlbDelay != 0 {
@@ -793,7 +630,7 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 	}
 	if !k.halted {
 		// kd is busy: the line waits in the buffer until the next prompt
-		// ("Break-in and the break box" in docs/kd-protocol.md). Recorded as a failure; not run.
+		// (kd-protocol.md "Breaking in"). Recorded as a failure; not run.
 		k.st.CommandsWhileBusy = append(k.st.CommandsWhileBusy, l)
 		k.fail(fmt.Sprintf("command %q while %s", l, st))
 		k.save()
@@ -831,6 +668,27 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 		k.out("quit:\n")
 		k.exit("q", 0)
 	case verb == "g":
+		k.st.GTyped++
+		if k.bugchecked {
+			// Continuing a bug check: the target writes its dump and
+			// restarts; kd waits for it as after any reboot.
+			k.st.GIntoBugCheck = true
+			k.reboot()
+			return
+		}
+		if k.failInsert() {
+			break
+		}
+		if !k.personAt.IsZero() {
+			k.st.PersonBreakResumed = true
+			k.st.PersonBreakResumedMs = time.Since(k.personAt).Milliseconds()
+			k.personAt = time.Time{}
+		}
+		if k.cfg.bugcheck == "arming" && !k.bugcheckDone && k.armed() {
+			k.halted = false
+			k.bugCheck("arming")
+			return
+		}
 		k.halted = false
 		k.running = true
 		k.setTarget()
@@ -839,45 +697,38 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 			k.halt(true)
 			return
 		}
-		if k.cfg.hitAfterG && !k.firstGDone && len(k.st.Breakpoints) > 0 {
+		if k.cfg.hitAfterG && !k.firstGDone && k.liveBP() != nil {
 			k.firstGDone = true
 			k.hit(true)
 		}
 		return
 	case verb == ".echo":
 		k.out(strings.TrimSpace(strings.TrimPrefix(cmd, f[0])) + "\n")
-	case verb == "bp":
-		if k.cfg.deferred {
-			k.out("Bp expression 'nt!MmAllocateSpecialPool' could not be resolved, adding deferred bp\n")
-		}
-		if len(k.st.Breakpoints) >= 32 {
-			k.out("No more breakpoints available\n")
-		} else {
-			k.st.Breakpoints = append(k.st.Breakpoints, cmd)
-		}
+	case isBpVerb(verb):
+		k.symbolsOnce()
+		k.setBp(verb[:2], cmd)
 	case verb == "bc":
-		k.st.Breakpoints = []string{}
+		k.clearBps()
 	case verb == "bl":
-		for i, b := range k.st.Breakpoints {
-			k.out(fmt.Sprintf(" %d e Disable Clear  fffff801`1e7a2b30     0001 (0001) nt!MmAllocateSpecialPool (%s)\n", i, b))
-		}
-	case cmd == "dd nt!MmSpecialPoolTag L1":
+		k.bl()
+	case verb == "dd":
 		k.symbolsOnce()
-		if k.cfg.arch == "x86" {
-			k.out("8055a5c0  206b6444\n")
-		} else {
-			k.out("fffff801`1f0c3a10  206b6444\n")
-		}
-	case cmd == "x nt!MmAllocateSpecialPool":
+		k.dd(cmd)
+	case verb == "x" && len(f) == 2:
 		k.symbolsOnce()
-		if k.cfg.arch == "x86" {
-			k.out("8062f7b4          nt!MmAllocateSpecialPool (_MmAllocateSpecialPool@16)\n")
-		} else {
-			k.out("fffff801`1e7a2b30 nt!MmAllocateSpecialPool (MmAllocateSpecialPool)\n")
-		}
+		k.x(f[1])
 	case verb == "kb":
+		if k.haltStack != "" {
+			k.out(k.haltStack)
+			break
+		}
 		k.out(" # RetAddr               : Args to Child                                                           : Call Site\n00 fffff801`1e8b2c3d     : 00000000`00000000 00000000`00000000 00000000`00000000 00000000`00000000 : nt!DbgBreakPointWithStatus\n")
-	case verb == "ed" || verb == "eb" || verb == ".reload":
+	case verb == "!analyze":
+		k.analyze()
+	case verb == "ed":
+		k.symbolsOnce()
+		k.ed(cmd)
+	case verb == "eb" || verb == ".reload":
 	default:
 		k.out(fmt.Sprintf("Couldn't resolve error at '%s'\n", cmd))
 	}
@@ -892,26 +743,55 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 var symOnce sync.Once
 
 func (k *kd) symbolsOnce() {
-	if !k.cfg.symerr {
+	if !k.cfg.symerr && k.cfg.symbols == "full" {
 		return
 	}
 	symOnce.Do(func() {
+		if k.cfg.symbols == "none" {
+			k.out("*** ERROR: Module load completed but symbols could not be loaded for ntkrnlmp.exe\n")
+			return
+		}
 		k.out("*** ERROR: Symbol file could not be found.  Defaulted to export symbols for ntkrnlmp.exe - \n")
 	})
 }
 
+// isBpVerb: bp, bu and the forms with an ID (bp1).
+func isBpVerb(v string) bool {
+	if len(v) < 2 || (v[:2] != "bp" && v[:2] != "bu") {
+		return false
+	}
+	_, err := strconv.Atoi(v[2:])
+	return len(v) == 2 || err == nil
+}
+
+// answerFaults runs the answer knobs that come with hits (k.mu held).
+func (k *kd) answerFaults() {
+	if !k.running {
+		return
+	}
+	if k.cfg.bugcheck == "running" && !k.bugcheckDone && k.st.Hits >= k.cfg.bugcheckAfterHits {
+		k.bugCheck("running")
+		return
+	}
+	if k.cfg.personBreakAtHits > 0 && !k.personDone && k.st.Hits >= k.cfg.personBreakAtHits {
+		k.personBreak()
+	}
+}
+
 // goneAway: the target is off the line (rebooting); kd forgets the
-// breakpoints ("Reboot and shutdown" in docs/kd-protocol.md) and any break in flight.
+// breakpoints (kd-protocol.md "Target reboots") and any break in flight.
 func (k *kd) goneAway() {
 	k.connected, k.running, k.halted = false, false, false
 	k.handshook = false
 	k.queuedBreak, k.breakPending = false, false
-	k.st.Breakpoints = []string{}
+	k.clearBps()
+	k.bugchecked = false
+	k.st.PoolHitTag = 0 // a variable in the kernel: a reboot resets it
 	k.goneAt = time.Now()
 	k.setTarget()
 }
 
-// reboot: the running target restarts ("Reboot and shutdown" in docs/kd-protocol.md and 3.1 texts).
+// reboot: the running target restarts (kd-protocol.md "Target reboots", "Startup and connection text" texts).
 func (k *kd) reboot() {
 	k.st.Reboots++
 	k.goneAway()
