@@ -174,10 +174,12 @@ func (s *stepper) afterBugCheck() ([]Command, bool) {
 	}
 	s.m.Phase = PhaseStopping
 	if s.m.Armed {
-		// bc * resumes nothing: the person finds the crash as it was, and
-		// no breakpoint of the hunt is left behind.
+		// bc * and the plan's disarm commands (ed nt!PoolHitTag 0) resume
+		// nothing: the person finds the crash as it was, and nothing of the
+		// hunt is left armed.
 		s.m.Armed = false
-		return []Command{{Text: "bc *", Purpose: PurposeDisarm}}, true
+		q := s.disarmQueue()
+		return q[:len(q)-1], true // without its g
 	}
 	s.leave()
 	return nil, false

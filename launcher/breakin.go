@@ -78,6 +78,7 @@ func (s *stepper) sendBreak() {
 		return
 	}
 	s.m.BreakAsked = true
+	s.m.BreaksOut++
 	s.m.Breaks++
 	s.do(Action{Kind: ActBreak, Attempt: s.m.BreakTries})
 	wait := s.m.Timing.BreakTimeout << min(s.m.BreakTries, 4)

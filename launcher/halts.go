@@ -16,10 +16,11 @@ import (
 // and the run ends at once. ok is false for any other line.
 func (s *stepper) startFailureLine(text string) bool {
 	if f := s.m.StartFail; f != nil {
+		// kd exits by itself after this; the end of its output (or the
+		// next tick, if it stays) ends the run.
 		if g, ok := f.WithMessage(text); ok {
 			s.m.StartFail = &g
 		}
-		s.startFailed()
 		return true
 	}
 	if s.m.State != Starting && s.m.State != Waiting {
@@ -32,10 +33,12 @@ func (s *stepper) startFailureLine(text string) bool {
 	return ok
 }
 
-func (s *stepper) startFailed() {
+func (s *stepper) startFailed(kill bool) {
 	err := &script.StartError{Failure: *s.m.StartFail}
 	s.do(Action{Kind: ActTrace, Text: err.Error()})
-	s.do(Action{Kind: ActKill})
+	if kill {
+		s.do(Action{Kind: ActKill})
+	}
 	s.finish(Result{Outcome: OutcomeFailed, Err: err})
 }
 
@@ -89,11 +92,25 @@ func (s *stepper) haltLine(text string) {
 // hit, a person's break, a driver's int 3, or kd breaking in for a bug
 // check.
 func (s *stepper) classifyHalt() {
+	lines := s.m.HaltLines
+	s.m.HaltLines = nil
+	if lines == nil || (s.m.Halt != HaltSelf && s.m.Halt != HaltOurBreak) {
+		return
+	}
+	b := script.ClassifyBreak(lines, s.m.BugCheck != nil)
+	if b.Kind == script.BreakIn || b.Kind == script.BreakPerson {
+		if s.m.BreaksOut > 0 {
+			// One of kdlaunch's breaks: answered now, or queued by kd while
+			// the target was halted and landing after the g (the break box
+			// is the same for both, and for a person's).
+			s.m.BreaksOut--
+			s.m.Halt = HaltOurBreak
+			return
+		}
+	}
 	if s.m.Halt != HaltSelf {
 		return
 	}
-	b := script.ClassifyBreak(s.m.HaltLines, s.m.BugCheck != nil)
-	s.m.HaltLines = nil
 	switch b.Kind {
 	case script.BreakBugCheck:
 		s.m.Halt = HaltBugCheck

@@ -156,6 +156,7 @@ type Machine struct {
 	GoFail       *script.InsertFailure // kd could not carry out the last g
 	GoTries      int                   // g's kd could not carry out in a row
 	PersonHalt   bool                  // a person's break holds the target: type nothing
+	BreaksOut    int                   // breaks sent that no break-in halt has answered yet (kd queues one that reaches a halted target)
 	HaltLines    []string              // kd's lines since the last break exception, to tell what the halt is
 	Where        string                // where the last unexplained halt stopped
 

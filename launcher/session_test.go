@@ -457,3 +457,43 @@ func TestSessionFailedGoIsRetriedThenCleared(t *testing.T) {
 		}
 	}
 }
+
+// The hit-rate brake survives a reboot: kd lost the breakpoint anyway, and
+// arming it again would bring back the hits that tripped the brake. The
+// stop afterwards leaves nothing armed and is safe.
+func TestSessionRateBrakeSurvivesReboot(t *testing.T) {
+	k := newMiniKD()
+	lim := Limits{MaxRate: 5, RateWindow: 2 * time.Second}
+	r, stats := runSession(t, k, lim, fastTiming, func(stop func()) {
+		k.connect()
+		waitArmed(k)
+		for i := 0; i < 400; i++ { // 100 hits a second until the brake clears the breakpoint
+			time.Sleep(10 * time.Millisecond)
+			k.hit()
+			if _, _, armed, running, _ := k.snapshot(); !armed && running {
+				break
+			}
+		}
+		k.mu.Lock()
+		k.armed, k.connected = false, false
+		k.mu.Unlock()
+		k.print("Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables.\nWaiting to reconnect...\n")
+		time.Sleep(50 * time.Millisecond)
+		k.connect()
+		time.Sleep(time.Second)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped || !stats.StoppedSafe {
+		t.Fatalf("outcome %v, stopped safely %v: want a safe stop", r.Outcome, stats.StoppedSafe)
+	}
+	lines, _, armed, running, _ := k.snapshot()
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "bp ") {
+			n++
+		}
+	}
+	if n != 1 || armed || !running {
+		t.Errorf("bp typed %d times (want 1: not again after the reboot), armed %v, running %v; typed %q", n, armed, running, lines)
+	}
+}

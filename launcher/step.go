@@ -92,7 +92,7 @@ func (s *stepper) move(in Input) bool {
 func (s *stepper) exited(tail []string) {
 	s.move(InExit)
 	if s.m.StartFail != nil {
-		s.startFailed()
+		s.startFailed(false)
 		return
 	}
 	if s.m.Failure != nil {
@@ -164,6 +164,7 @@ func (s *stepper) line(l Line) {
 		s.targetGone("the target is rebooting: kd has lost its breakpoints")
 	case script.BreakpointHit:
 		s.runsAgain()
+		s.m.BreaksOut = 0 // the target ran: a break kd had queued has landed by now
 		s.hit()
 	case script.BreakException:
 		// The target is stopped even if the prompt is slow to come (kd
@@ -177,6 +178,7 @@ func (s *stepper) line(l Line) {
 			s.m.Halt = HaltBugCheck
 		case s.m.BreakAsked:
 			s.m.Halt = HaltOurBreak
+			s.m.HaltLines = []string{l.Text}
 		case s.m.Halt == HaltInitial:
 			// The initial breakpoint the connection announced (kd shows the
 			// break box for it too): expected, not someone else's.
@@ -212,6 +214,7 @@ func (s *stepper) targetGone(why string) {
 	s.m.Queue, s.m.Flight = nil, nil
 	s.m.BreakAsked, s.m.Halting, s.m.HitBreak = false, false, false
 	s.m.Halt, s.m.HaltLines, s.m.GoFail, s.m.PersonHalt = HaltNone, nil, nil, false
+	s.m.BreaksOut = 0 // kd forgets a break it had queued
 	s.stopTimer(TimerBreak)
 	s.stopTimer(TimerSettle)
 	s.stopTimer(TimerLeave)
@@ -301,7 +304,7 @@ func (s *stepper) hit() {
 func (s *stepper) tick() {
 	now, t := s.now, s.m.Timing
 	if s.m.StartFail != nil {
-		s.startFailed() // kd printed no message after the failure line
+		s.startFailed(true) // kd said it cannot start but has not exited
 		return
 	}
 	if f := s.m.Flight; f != nil && !f.Warned && t.CommandTimeout > 0 && now.Sub(f.Sent) > t.CommandTimeout {

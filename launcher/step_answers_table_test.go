@@ -24,6 +24,12 @@ var (
 
 var probeQueue = "queue " + xMm + "; " + xMmFree + "; " + xHeap + "; " + xHeapFre + "; <arm: breakpoints, bl, readbacks, g>"
 
+// startFailed: kd printed that it cannot open the connection.
+var startFailed mod = func(m *Machine) {
+	f, _ := script.ParseStartFailure(evStartFail.Line.Text)
+	m.StartFail = &f
+}
+
 func init() {
 	table = append(table[:len(table)-2:len(table)-2], append(answerGroups, table[len(table)-2:]...)...)
 }
@@ -108,6 +114,9 @@ var answerGroups = []struct {
 			nil, "connected, arming, halting, queue <arm: breakpoints, bl, readbacks, g>"},
 		{"a person's break holds the target: queued commands wait too", given(Halted, PhaseArming, personHalt, queue("bp x", "g")), evPrompt,
 			nil, "halted, arming, a person's break, queue bp x; g"},
+		{"a break box while a break of kdlaunch's is still out (kd queued it): that break landing, not a person's", given(Running, PhaseSupervising,
+			selfHalt("*   You are seeing this message because you pressed either                    *", "nt!DbgBreakPointWithStatus:"), func(m *Machine) { m.BreaksOut = 1 }), evPrompt,
+			[]string{"warn: the target halted on its own", `type "g" (resume)`}, "running, supervising, armed"},
 		{"a person's break: kd's prompts after their commands change nothing", given(Halted, PhaseSupervising, personHalt), evPrompt,
 			nil, "halted, supervising, armed, a person's break"},
 		{"a person's break: a hit means they resumed the target; go on", given(Halted, PhaseSupervising, personHalt), evHit,
@@ -128,11 +137,12 @@ var answerGroups = []struct {
 	{"kd cannot start", []row{
 		{"kd says it cannot open the connection: wait for its message line", given(Starting, PhaseArming), evStartFail,
 			nil, "starting, arming, start failure"},
-		{"its message: one line with the cause and what to check, and the run ends at once (no restart)", given(Starting, PhaseArming, func(m *Machine) {
-			f, _ := script.ParseStartFailure(evStartFail.Line.Text)
-			m.StartFail = &f
-		}), evStartMsg,
-			[]string{"kill kd", `finish: failed: kd could not open com:port=com1,baud=115200`}, "starting, arming, start failure"},
+		{"its message is kept for the one line; kd exits by itself", given(Starting, PhaseArming, startFailed), evStartMsg,
+			nil, "starting, arming, start failure"},
+		{"kd exited: one line with the cause and what to check; the run ends at once (no restart)", given(Starting, PhaseArming, startFailed), evEOF,
+			[]string{"finish: failed: kd could not open com:port=com1,baud=115200"}, "exited, arming, start failure"},
+		{"kd said it cannot start but stays: killed at the next tick, the same line", given(Starting, PhaseArming, startFailed), evTick,
+			[]string{"kill kd", "finish: failed: kd could not open com:port=com1,baud=115200"}, "starting, arming, start failure"},
 		{"kd exits before printing anything: an ordinary crash, the supervisor restarts it with backoff", given(Starting, PhaseArming), evEOF,
 			[]string{"finish: kd exited"}, "exited, arming"},
 	}},
