@@ -490,6 +490,9 @@ func (m *machine) symbolModules() map[string]bool {
 // resolve evaluates a breakpoint or memory address: module!symbol[+off],
 // a bare kernel symbol, or a hex address. It returns the name kd shows.
 func (m *machine) resolve(expr string) (sym string, addr uint64, ok bool) {
+	if strings.ContainsAny(expr, "@$()*&|=<> ") {
+		return "", 0, false // an expression, not a symbol: evaluated by the caller
+	}
 	base, offText, hasOff := strings.Cut(expr, "+")
 	var off uint64
 	if hasOff {

@@ -141,13 +141,14 @@ func formatPrintf(format string, vals []uint64, ptr64 bool) (string, error) {
 			j++
 		}
 		spec := format[i:j]
-		wide := false
+		wide, modified := false, false
 		switch {
 		case strings.HasPrefix(format[j:], "I64"):
-			wide, j = true, j+3
+			wide, modified, j = true, true, j+3
 		case strings.HasPrefix(format[j:], "ll"):
-			wide, j = true, j+2
+			wide, modified, j = true, true, j+2
 		case strings.HasPrefix(format[j:], "l"):
+			modified = true
 			j++
 		}
 		if j >= len(format) {
@@ -164,7 +165,7 @@ func formatPrintf(format string, vals []uint64, ptr64 bool) (string, error) {
 		}
 		switch conv {
 		case 'p':
-			if spec != "" || wide {
+			if spec != "" || modified {
 				return "", errors.New("%p takes no modifiers")
 			}
 			if ptr64 {
