@@ -290,3 +290,43 @@ func TestLeakRecipeLostReturn(t *testing.T) {
 		t.Errorf("no lost return belongs to an allocation still outstanding; the case shows nothing")
 	}
 }
+
+// The community idiom instead of return-site breakpoints: a one-shot,
+// thread-bound breakpoint at @$ra set from inside the entry breakpoint
+// (nested quoting, two levels). When a second thread allocates through the
+// same call site before the first returns, its bp redefines the first's
+// (the fake assumes the documented same-address redefinition holds for /t
+// too), the first thread's return is lost: the report has it unpaired,
+// and what it does pair is still exactly the truth.
+func TestLeakRecipeOneShotReturnLosesUnderConcurrency(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "debug.log")
+	s := connectedSession(t, map[string]string{"FAKEKD_LEAKS": "1", "FAKEKD_FLOOD": "1", "FAKEKD_LEAK_ALLOCS": "200",
+		"FAKEKD_LEAK_THREADS": "6", "FAKEKD_CPUS": "4"}, "-logo", log)
+	s.breakIn()
+	r, _ := records.NewRecipe(records.ArchX64, records.FamilyLegacy)
+	ret := `.printf "KDLK1 R %p %p %p\n", @$thread, @$ip, @rax; g`
+	entry := `.printf "KDLK1 A %p %I64x %x %p\n", @$thread, @rcx, @edx, @$ra; kb; bp /1 /t @$thread @$ra ` + records.Quote(ret) + `; g`
+	for _, l := range []string{r.Header(), r.FreeBreakpoint(1), "bp0 nt!MmAllocateSpecialPool " + records.Quote(entry)} {
+		s.send(l + "\r\n")
+		s.expectPrompt()
+	}
+	s.send("g\r\n")
+	st := s.waitState("done", func(st State) bool { return st.Leak != nil && st.Leak.Done })
+	s.breakIn()
+	st = s.state()
+	s.send("bc *\r\n")
+	s.expectPrompt()
+	s.send("g\r\n\x02\r\n")
+	s.wait()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := checkAgainstTruth(t, string(data), st)
+	if res.Totals.LostReturns == 0 || !strings.Contains(string(data), "redefined") || st.Leak.HaltsFiltered == 0 {
+		t.Errorf("no return lost to redefinition: %d lost, %d filtered halts", res.Totals.LostReturns, st.Leak.HaltsFiltered)
+	}
+	if end := s.state(); len(end.Breakpoints) != 0 {
+		t.Errorf("breakpoints left: %+v", end.Breakpoints)
+	}
+}
