@@ -11,6 +11,11 @@
 // break-in as SIGINT (the pty's interrupt character, or a signal to its
 // process group) and writes what real kd writes to stdout and to the log
 // named by _NT_DEBUG_LOG_FILE_APPEND / _NT_DEBUG_LOG_FILE_OPEN.
+//
+// With KDA_LEAKS its target runs the leak workload (leaks.go, its MASM and
+// .printf in masm.go): threads allocate and free special pool through two
+// call sites, and breakpoint commands run as kd runs them; the truth is
+// the state file's Leak, with fakekd's JSON names.
 package kdalike
 
 import (

@@ -254,3 +254,73 @@ func TestLeakRecipeLostReturn(t *testing.T) {
 		t.Error("no lost return belongs to an allocation still outstanding: the case shows nothing")
 	}
 }
+
+// The recipe's commands typed at a prompt, as kd answers them.
+func TestLeakCommandsAtThePrompt(t *testing.T) {
+	p := startKD(t, map[string]string{"KDA_LEAKS": "1"})
+	p.breakIn()
+	tests := []struct{ cmd, want string }{
+		{`.printf "T %p %x %d\n", @$thread, 0n255, -1`, "T ffffb30e`4b0c1080 ff -1\n"},
+		{"? (1 + 2) * 3", "Evaluate expression: 9 = 00000000`00000009\n"},
+		{".if (@$ptrsize == 8) {.echo wide} .else {.echo narrow}", "wide\n"},
+		{"j (0) '.echo yes' ; '.echo no'", "no\n"},
+		{`bp /t @$thread 0xfffff8011e8eae0d "g"`, ""},
+		{`bl`, " 0 e Disable Clear  fffff801`1e8eae0d     0001 (0001) nt!ExAllocatePoolWithTag+0x5d  Match thread data ffffb30e4b0c1080 \"g\"\n"},
+		{`bp 0xfffff8011e8eae0d "kb; g"`, "breakpoint 0 redefined\n"},
+		{`bs 7 "g"`, "Breakpoint 7 does not exist\n"},
+		{`.printf "%x\n", poi(0)`, "Memory access error at ' poi(0)'\n"},
+	}
+	for _, tt := range tests {
+		p.send(tt.cmd)
+		seg := p.prompt()
+		if got := seg[:strings.LastIndex(seg, "\n")+1]; got != tt.want && !(tt.want == "" && !strings.Contains(seg, "\n")) {
+			t.Errorf("%s:\ngot  %q\nwant %q", tt.cmd, seg, tt.want)
+		}
+	}
+	for i := 1; i < 32; i++ {
+		p.send(fmt.Sprintf("bp 0x%x", 0xfffff8016a000000+uint64(i)*0x10))
+		p.prompt()
+	}
+	p.send("bp 0xfffff8016b000000")
+	if seg := p.prompt(); !strings.Contains(seg, "No more breakpoints available") {
+		t.Errorf("a 33rd breakpoint: %q", seg)
+	}
+	if st := p.st(); len(st.Breakpoints) != 32 {
+		t.Errorf("%d breakpoints", len(st.Breakpoints))
+	}
+}
+
+// The one-shot, thread-bound return breakpoint set from the entry
+// breakpoint (two levels of quoting) loses returns when threads allocate
+// through one call site at once; the report keeps them unpaired.
+func TestLeakOneShotIdiom(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "debug.log")
+	p := startKD(t, map[string]string{"KDA_LEAKS": "1", "KDA_HIT_INTERVAL": "0s", "KDA_LEAK_ALLOCS": "150",
+		"KDA_LEAK_THREADS": "5", "_NT_DEBUG_LOG_FILE_OPEN": log})
+	p.breakIn()
+	r, _ := records.NewRecipe(records.ArchX64, records.FamilyLegacy)
+	ret := `.printf "KDLK1 R %p %p %p\n", @$thread, @$ip, @rax; g`
+	entry := `.printf "KDLK1 A %p %I64x %x %p\n", @$thread, @rcx, @edx, @$ra; kb; bp /1 /t @$thread @$ra ` + records.Quote(ret) + `; g`
+	for _, l := range []string{r.Header(), r.FreeBreakpoint(1), "bp0 nt!MmAllocateSpecialPool " + records.Quote(entry)} {
+		p.send(l)
+		p.prompt()
+	}
+	p.send("g")
+	st := p.waitSt("done", func(s State) bool { return s.Leak != nil && s.Leak.Done })
+	p.brk()
+	p.prompt()
+	st = p.st()
+	p.send("bc *")
+	p.prompt()
+	p.send("g")
+	p.send("\x02")
+	<-p.done
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := againstTruth(t, string(data), st)
+	if res.Totals.LostReturns == 0 || st.Leak.HaltsFiltered == 0 {
+		t.Errorf("nothing lost: %d lost returns, %d filtered halts", res.Totals.LostReturns, st.Leak.HaltsFiltered)
+	}
+}
