@@ -26,8 +26,10 @@ func (e haltEnv) reg(name string) (uint64, bool) {
 }
 
 // register: general registers of the target's architecture (a 32-bit
-// register is sign-extended, kd-protocol.md on MASM: "A 32-bit register
-// is sign extended in both modes"), and the pseudo-registers of
+// register is sign-extended: "A 32-bit register is sign extended in both
+// modes",
+// https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/sign-extension),
+// and the pseudo-registers of
 // https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/pseudo-register-syntax,
 // which are never sign-extended.
 func (e haltEnv) register(name string) (uint64, bool) {

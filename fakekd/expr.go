@@ -20,7 +20,7 @@ type exprEnv interface {
 }
 
 // exprError is a failed evaluation in kd's words (kd-protocol.md
-// "Breakpoints": "Couldn't resolve error at", "Syntax error at"); at is
+// "Breakpoint answers": "Couldn't resolve error at", "Syntax error at"); at is
 // the rest of the expression from the failing token, as kd quotes it.
 type exprError struct {
 	kind string // "Syntax", "Couldn't resolve", "Memory access"

@@ -34,10 +34,12 @@ func (m *machine) typedLine(line string) {
 
 // execList runs a command list. It returns true when a command ended the
 // list: one that resumes the target ("Any command that resumes program
-// execution ... ends the execution of the command list", kd-protocol.md
-// "Breakpoints"), reboots it, or quits. A command that fails (a syntax
-// error, a memory access error) also ends it, with kd's error line: the
-// rest of the list is not run and the target stays where it is.
+// execution ... ends the execution of the command list",
+// https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/bp--bu--bm--set-breakpoint-),
+// reboots it, or quits. A command that fails (a syntax error, a memory
+// access error) also ends it, with kd's error line: the rest of the list
+// is not run and the target stays where it is (the documentation does not
+// say; this is the safer reading for a driver to meet).
 func (m *machine) execList(text string) bool {
 	_, ended := m.execListErr(text)
 	return ended

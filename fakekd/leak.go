@@ -31,6 +31,9 @@ const (
 	leakInAlloc
 )
 
+// maxSpecialPages bounds the outstanding special-pool allocations.
+const maxSpecialPages = 1 << 16
+
 type simThread struct {
 	ethread uint64
 	cpu     int
@@ -193,7 +196,7 @@ func (m *machine) placeAlloc(s *leakSim, size uint64) (addr, rounded uint64) {
 		base, align = 0xb3a00000, 8
 	}
 	var page uint64
-	if len(s.freed) > 0 && (m.rng.IntN(2) == 0 || s.pages >= 1<<16) {
+	if len(s.freed) > 0 && (m.rng.IntN(2) == 0 || s.pages >= maxSpecialPages) {
 		page, s.freed = s.freed[0], s.freed[1:]
 		if m.st.Leak != nil && s.pages > 0 {
 			m.st.Leak.Reused++
@@ -226,7 +229,12 @@ func (m *machine) leakTick() {
 // nothing waits to be freed).
 func (m *machine) leakStep() bool {
 	s, c := m.leak, m.cfg
-	budgetLeft := c.LeakAllocs == 0 || s.allocs < c.LeakAllocs
+	// Special pool has room for so many pages; "If the special pool is
+	// exhausted, memory is allocated from the standard pool"
+	// (https://learn.microsoft.com/en-us/windows-hardware/drivers/debugger/special-pool),
+	// past the special-pool routines: the workload then only frees. This
+	// also bounds the fake's memory.
+	budgetLeft := (c.LeakAllocs == 0 || s.allocs < c.LeakAllocs) && len(s.live)+m.st.Leak.InFlight < maxSpecialPages
 	var candidates []*simThread
 	for _, t := range s.threads {
 		if t.phase != leakIdle || budgetLeft || len(s.toFree) > 0 {

@@ -311,9 +311,9 @@ func TestLeakRecipeOneShotReturnLosesUnderConcurrency(t *testing.T) {
 		s.expectPrompt()
 	}
 	s.send("g\r\n")
-	st := s.waitState("done", func(st State) bool { return st.Leak != nil && st.Leak.Done })
+	s.waitState("done", func(st State) bool { return st.Leak != nil && st.Leak.Done })
 	s.breakIn()
-	st = s.state()
+	st := s.state()
 	s.send("bc *\r\n")
 	s.expectPrompt()
 	s.send("g\r\n\x02\r\n")

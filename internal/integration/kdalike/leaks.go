@@ -172,7 +172,10 @@ func (w *leakWorld) place(k *kd, size uint64) (uint64, uint64) {
 func (k *kd) leakRun(n int) {
 	w := k.leak
 	for steps := 0; steps < 64*n && k.running && !k.halted; steps++ {
-		budget := k.cfg.leakAllocs == 0 || w.started < k.cfg.leakAllocs
+		// A full special pool sends allocations to the standard pool, past
+		// these routines: then the drivers only free (and memory stays
+		// bounded).
+		budget := (k.cfg.leakAllocs == 0 || w.started < k.cfg.leakAllocs) && len(w.live) < 1<<16
 		var ready []*leakThread
 		for _, t := range w.threads {
 			if t.inAlloc || budget || len(w.queue) > 0 {

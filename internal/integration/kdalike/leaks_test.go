@@ -306,10 +306,10 @@ func TestLeakOneShotIdiom(t *testing.T) {
 		p.prompt()
 	}
 	p.send("g")
-	st := p.waitSt("done", func(s State) bool { return s.Leak != nil && s.Leak.Done })
+	p.waitSt("done", func(s State) bool { return s.Leak != nil && s.Leak.Done })
 	p.brk()
 	p.prompt()
-	st = p.st()
+	st := p.st()
 	p.send("bc *")
 	p.prompt()
 	p.send("g")

@@ -31,7 +31,13 @@ type masmTok struct {
 	val  uint64
 }
 
-var errMASMSyntax = errors.New("Syntax error")
+// kdError is an error in kd's own words ("Syntax error at '...'"),
+// printed as it is.
+type kdError string
+
+func (e kdError) Error() string { return string(e) }
+
+var errMASMSyntax = kdError("Syntax error")
 
 func lexMASM(s string) ([]masmTok, error) {
 	var out []masmTok
@@ -59,7 +65,7 @@ func lexMASM(s string) ([]masmTok, error) {
 				j++
 			}
 			if j == i {
-				return nil, fmt.Errorf("Syntax error at '%s'", s[i:])
+				return nil, kdError(fmt.Sprintf("Syntax error at '%s'", s[i:]))
 			}
 			w := s[i:j]
 			i = j
@@ -125,7 +131,7 @@ func masmEval(s string, mv machineView) (uint64, error) {
 		return 0, err
 	}
 	if e.t[e.i].kind != 'e' {
-		return 0, fmt.Errorf("Syntax error at '%s'", s)
+		return 0, kdError(fmt.Sprintf("Syntax error at '%s'", s))
 	}
 	return v, nil
 }
@@ -222,7 +228,7 @@ func (e *masmRun) binary(min int) (uint64, error) {
 			l *= r
 		case "/", "%", "mod":
 			if r == 0 {
-				return 0, fmt.Errorf("Divide by zero error at '%s'", e.src)
+				return 0, kdError(fmt.Sprintf("Divide by zero error at '%s'", e.src))
 			}
 			if op.text == "/" {
 				l /= r
@@ -246,7 +252,7 @@ func (e *masmRun) unary() (uint64, error) {
 	e.depth++
 	defer func() { e.depth-- }()
 	if e.depth > 100 {
-		return 0, fmt.Errorf("Syntax error at '%s'", e.src)
+		return 0, kdError(fmt.Sprintf("Syntax error at '%s'", e.src))
 	}
 	t := e.t[e.i]
 	switch {
@@ -283,7 +289,7 @@ func (e *masmRun) unary() (uint64, error) {
 			}
 			v, ok := e.mv.mem(a, n)
 			if !ok {
-				return 0, fmt.Errorf("Memory access error at '%s'", e.src)
+				return 0, kdError(fmt.Sprintf("Memory access error at '%s'", e.src))
 			}
 			if strings.EqualFold(t.text, "poi") && n == 4 && v >= 0x80000000 {
 				v |= 0xffffffff00000000
@@ -304,12 +310,12 @@ func (e *masmRun) primary() (uint64, error) {
 		if v, ok := e.mv.regs[t.text]; ok {
 			return v, nil
 		}
-		return 0, fmt.Errorf("Bad register error at '@%s'", t.text)
+		return 0, kdError(fmt.Sprintf("Bad register error at '@%s'", t.text))
 	case 'p':
 		if v, ok := e.mv.pseud[t.text]; ok {
 			return v, nil
 		}
-		return 0, fmt.Errorf("Bad register error at '@%s'", t.text)
+		return 0, kdError(fmt.Sprintf("Bad register error at '@%s'", t.text))
 	case 's':
 		if v, ok := e.mv.sym(t.text); ok {
 			return v, nil
@@ -317,7 +323,7 @@ func (e *masmRun) primary() (uint64, error) {
 		if v, ok := e.mv.regs[strings.ToLower(t.text)]; ok {
 			return v, nil
 		}
-		return 0, fmt.Errorf("Couldn't resolve error at '%s'", t.text)
+		return 0, kdError(fmt.Sprintf("Couldn't resolve error at '%s'", t.text))
 	case 'o':
 		if t.text == "(" {
 			v, err := e.binary(0)
@@ -325,13 +331,13 @@ func (e *masmRun) primary() (uint64, error) {
 				return 0, err
 			}
 			if e.t[e.i].kind != 'o' || e.t[e.i].text != ")" {
-				return 0, fmt.Errorf("Syntax error at '%s'", e.src)
+				return 0, kdError(fmt.Sprintf("Syntax error at '%s'", e.src))
 			}
 			e.i++
 			return v, nil
 		}
 	}
-	return 0, fmt.Errorf("Syntax error at '%s'", e.src)
+	return 0, kdError(fmt.Sprintf("Syntax error at '%s'", e.src))
 }
 
 // kdPrintf formats .printf's output. %p is a target pointer, written as kd
