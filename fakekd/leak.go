@@ -208,18 +208,20 @@ func (m *machine) placeAlloc(s *leakSim, size uint64) (addr, rounded uint64) {
 	return page + 0x1000 - (size+align-1)&^(align-1), size
 }
 
-// leakTick runs the workload until something halts the target, or a
-// bounded number of steps passed without a halt (then the next tick goes
-// on).
+// leakTick runs the workload until one breakpoint halted the target (a
+// halt that resumed by itself has scheduled the next tick, one hit
+// interval later, as for any hit), or a bounded number of steps passed
+// without a halt (then the next tick goes on).
 func (m *machine) leakTick() {
-	for i := 0; i < 512 && m.st.Target == targetRunning && !m.exiting; i++ {
+	hits := m.st.Hits
+	for i := 0; i < 512 && m.st.Target == targetRunning && !m.exiting && m.st.Hits == hits; i++ {
 		if !m.leakStep() {
 			m.st.Leak.Done = true
 			m.saveHit()
 			return
 		}
 	}
-	if m.st.Target == targetRunning && !m.exiting {
+	if m.st.Hits == hits && m.st.Target == targetRunning && !m.exiting {
 		m.resume()
 	}
 }

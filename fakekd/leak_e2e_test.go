@@ -215,6 +215,8 @@ func TestLeakRecipeEndToEnd(t *testing.T) {
 			log, st := runRecipe(t, tc.arch, tc.family, map[string]string{"FAKEKD_LEAK_ALLOCS": "300", "FAKEKD_SEED": "7"}, tc.useBs, 0)
 			res := checkAgainstTruth(t, log, st)
 			l := st.Leak
+			t.Logf("%d tracked, %d frees seen: %.2f halts per tracked allocation, %.2f per free, %d waits for a new return site",
+				l.Tracked, l.FreesSeen, l.HaltsPerTracked, l.HaltsPerFree, l.NewSiteWaits)
 			if l.Prearmed == 0 || l.PreFreed == 0 || res.Totals.FreesUntracked == 0 {
 				t.Errorf("no frees of allocations made before arming: prearmed %d freed %d untracked %d", l.Prearmed, l.PreFreed, res.Totals.FreesUntracked)
 			}
@@ -323,6 +325,8 @@ func TestLeakRecipeOneShotReturnLosesUnderConcurrency(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := checkAgainstTruth(t, string(data), st)
+	t.Logf("one-shot idiom, up to %d threads inside the allocator at once on %d CPUs: %d of %d returns lost, %.2f halts per tracked allocation (%d filtered)",
+		st.Leak.MaxInFlight, st.Leak.CPUs, res.Totals.Unpaired, st.Leak.Tracked, st.Leak.HaltsPerTracked, st.Leak.HaltsFiltered)
 	if res.Totals.LostReturns == 0 || !strings.Contains(string(data), "redefined") || st.Leak.HaltsFiltered == 0 {
 		t.Errorf("no return lost to redefinition: %d lost, %d filtered halts", res.Totals.LostReturns, st.Leak.HaltsFiltered)
 	}
