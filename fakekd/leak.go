@@ -148,7 +148,12 @@ func (m *machine) newLeakSim() *leakSim {
 		}
 		s.threads = append(s.threads, &simThread{ethread: base + uint64(i)*stride, cpu: i % c.CPUs})
 	}
-	m.st.Leak = &LeakState{Arch: m.a.name, Family: m.family(), CPUs: c.CPUs, Outstanding: []LeakAlloc{}}
+	if m.st.Leak == nil {
+		m.st.Leak = &LeakState{Arch: m.a.name, Family: m.family(), CPUs: c.CPUs, Outstanding: []LeakAlloc{}, BeforeReboot: []LeakAlloc{}}
+	}
+	// The counters run over every boot; the outstanding set is this boot's.
+	m.st.Leak.Boots++
+	m.st.Leak.Done = false
 	// Allocations made before arming: the busy drivers own them and free
 	// them like their own, so their frees are of addresses the log never
 	// saw returned.

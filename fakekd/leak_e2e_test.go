@@ -49,19 +49,40 @@ func runRecipe(t *testing.T, arch records.Arch, family records.Family, env map[s
 		s.send(l + "\r\n")
 		s.expectPrompt()
 	}
-	typeLine(r.Header())
-	typeLine(r.FreeBreakpoint(1))
-	entry, err := r.EntryBreakpoint(0, nil)
-	if err != nil {
-		t.Fatal(err)
+	arm := func(first bool) {
+		t.Helper()
+		if first {
+			typeLine(r.Header())
+		} else {
+			typeLine(r.Reboot())
+		}
+		typeLine(r.FreeBreakpoint(1))
+		entry, err := r.EntryBreakpoint(0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typeLine(entry)
+		s.send("g\r\n")
 	}
-	typeLine(entry)
-	s.send("g\r\n")
+	arm(true)
 	var known []uint64
+	reboots := 0
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		out := s.out.String()[s.pos:]
-		if i := strings.Index(out, "kd> "); i >= 0 {
+		i := strings.Index(out, "kd> ")
+		if j := strings.Index(out, "Shutdown occurred at"); j >= 0 && (i < 0 || j < i) {
+			// The target rebooted: its breakpoints are gone, return sites
+			// are found afresh (they move with each boot on a real one).
+			s.pos += j + 1
+			s.expect(uptimeLine)
+			s.breakIn()
+			known = nil
+			reboots++
+			arm(false)
+			continue
+		}
+		if i >= 0 {
 			seg := out[:i+len("kd> ")]
 			s.pos += len(seg)
 			m := newSiteRE.FindStringSubmatch(seg)
@@ -112,6 +133,9 @@ func runRecipe(t *testing.T, arch records.Arch, family records.Family, env map[s
 	if len(known) == 0 {
 		t.Fatal("no return site was ever discovered")
 	}
+	if reboots != st.Reboots || st.Leak.Boots != reboots+1 {
+		t.Errorf("%d reboots seen, state has %d and %d boots", reboots, st.Reboots, st.Leak.Boots)
+	}
 	return string(data), st
 }
 
@@ -155,7 +179,7 @@ func checkAgainstTruth(t *testing.T, log string, st State) leaks.Result {
 		got[driverFrame(s.Frames)] = perStack{p.count + s.OutstandingCount, p.bytes + s.OutstandingBytes}
 	}
 	want := map[string]perStack{}
-	for _, a := range st.Leak.Outstanding {
+	for _, a := range append(append([]LeakAlloc{}, st.Leak.Outstanding...), st.Leak.BeforeReboot...) {
 		if a.Tracked && a.Returned {
 			p := want[a.Stack]
 			want[a.Stack] = perStack{p.count + 1, p.bytes + int64(a.Size)}
@@ -268,6 +292,18 @@ func TestLeakRecipeMidRun(t *testing.T) {
 				t.Error("no busy driver has anything outstanding mid-run: the comparison shows little")
 			}
 		})
+	}
+}
+
+// A target that reboots mid-run: kdlaunch re-arms with the reboot record;
+// what was outstanding before the reboot stays outstanding in the report,
+// as in the truth's BeforeReboot, and the new boot's addresses pair anew.
+func TestLeakRecipeReboot(t *testing.T) {
+	log, st := runRecipe(t, records.ArchX64, records.FamilyLegacy, map[string]string{
+		"FAKEKD_LEAK_ALLOCS": "200", "FAKEKD_REBOOT_AFTER_HITS": "150", "FAKEKD_REBOOT_DELAY": "5ms"}, false, 0)
+	res := checkAgainstTruth(t, log, st)
+	if len(st.Leak.BeforeReboot) == 0 || res.Totals.Reboots == 0 {
+		t.Errorf("%d outstanding before the reboot, %d reboot records", len(st.Leak.BeforeReboot), res.Totals.Reboots)
 	}
 }
 

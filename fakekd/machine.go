@@ -403,6 +403,14 @@ func (m *machine) hitsPossible() bool {
 // reboot is the target restarting (kd-protocol.md "Target reboots"): the connection drops,
 // every breakpoint is lost, and the target reconnects later.
 func (m *machine) reboot() {
+	if m.leak != nil {
+		// The memory is gone, but what was outstanding was never freed.
+		m.updateLeakState()
+		l := m.st.Leak
+		l.BeforeReboot = append(l.BeforeReboot, l.Outstanding...)
+		l.Outstanding, l.OutstandingCount, l.OutstandingBytes, l.InFlight = []LeakAlloc{}, 0, 0, 0
+		m.leak = nil
+	}
 	m.out.line(shutdownLine)
 	m.out.line(waitingLine)
 	m.bps = bpTable{}

@@ -92,8 +92,16 @@ type LeakState struct {
 	Family string `json:"family"` // mm-special-pool | heap-special-pool
 	CPUs   int    `json:"cpus"`
 
-	// Outstanding is every allocation not freed, in address order: the
-	// preallocated ones (made before any breakpoint) included.
+	// Boots counts the workload's boots (a reboot starts it afresh: the
+	// target's memory is gone). BeforeReboot keeps what was outstanding at
+	// each reboot: never freed, so a report over the whole log still counts
+	// it (docs/leaks.md, the reboot record). Every counter below runs over
+	// all boots; Outstanding is this boot's.
+	Boots        int         `json:"boots"`
+	BeforeReboot []LeakAlloc `json:"outstanding_before_reboot"`
+
+	// Outstanding is every allocation of this boot not freed, in address
+	// order: the preallocated ones (made before any breakpoint) included.
 	Outstanding      []LeakAlloc `json:"outstanding"`
 	OutstandingCount int         `json:"outstanding_count"`
 	OutstandingBytes uint64      `json:"outstanding_bytes"`

@@ -21,6 +21,8 @@ type LeakState struct {
 	Arch             string      `json:"arch"`
 	Family           string      `json:"family"`
 	CPUs             int         `json:"cpus"`
+	Boots            int         `json:"boots"`
+	BeforeReboot     []LeakAlloc `json:"outstanding_before_reboot"` // outstanding at each earlier reboot
 	Outstanding      []LeakAlloc `json:"outstanding"`
 	OutstandingCount int         `json:"outstanding_count"`
 	OutstandingBytes uint64      `json:"outstanding_bytes"`
@@ -136,7 +138,16 @@ func (k *kd) leakBoot() {
 	if k.cfg.kernel == "segment-heap" {
 		fam = "heap-special-pool"
 	}
-	k.st.Leak = &LeakState{Arch: k.cfg.arch, Family: fam, CPUs: k.cfg.cpus, Outstanding: []LeakAlloc{}}
+	if old := k.st.Leak; old != nil {
+		// A reboot: the memory is gone, but what was outstanding was never
+		// freed. The counters run over every boot.
+		k.leakTruth()
+		old.BeforeReboot = append(old.BeforeReboot, old.Outstanding...)
+		old.Outstanding, old.OutstandingCount, old.OutstandingBytes, old.Done = []LeakAlloc{}, 0, 0, false
+	} else {
+		k.st.Leak = &LeakState{Arch: k.cfg.arch, Family: fam, CPUs: k.cfg.cpus, Outstanding: []LeakAlloc{}, BeforeReboot: []LeakAlloc{}}
+	}
+	k.st.Leak.Boots++
 	for i := 0; i < k.cfg.prearmed; i++ {
 		d := i % 2 // the busy drivers
 		addr, size := w.place(k, 0x40+uint64(i)*0x18)
