@@ -189,6 +189,7 @@ func Main() {
 						n = 20
 					}
 					k.leakRun(n)
+					k.faults(lines)
 				}
 			} else if k.running && !k.lost && k.poolHitActive() {
 				k.tagBreak()

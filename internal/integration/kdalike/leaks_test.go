@@ -50,19 +50,36 @@ func recipeRun(t *testing.T, arch records.Arch, family records.Family, env map[s
 		p.send(l)
 		return p.prompt()
 	}
-	typed(r.Header())
-	typed(r.FreeBreakpoint(1))
-	entry, err := r.EntryBreakpoint(0, nil)
-	if err != nil {
-		t.Fatal(err)
+	arm := func(first bool) {
+		t.Helper()
+		if first {
+			typed(r.Header())
+		} else {
+			typed(r.Reboot())
+		}
+		typed(r.FreeBreakpoint(1))
+		entry, err := r.EntryBreakpoint(0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typed(entry)
+		p.send("g")
 	}
-	typed(entry)
-	p.send("g")
+	arm(true)
 	var known []uint64
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		out := p.text()[p.pos:]
-		if i := strings.Index(out, "kd> "); i >= 0 {
+		i := strings.Index(out, "kd> ")
+		if j := strings.Index(out, "Shutdown occurred at"); j >= 0 && (i < 0 || j < i) {
+			// Rebooted: breakpoints lost, return sites found afresh.
+			p.pos += j + 1
+			p.breakIn()
+			known = nil
+			arm(false)
+			continue
+		}
+		if i >= 0 {
 			seg := out[:i+4]
 			p.pos += len(seg)
 			m := newSite.FindStringSubmatch(seg)
@@ -145,7 +162,7 @@ func againstTruth(t *testing.T, log string, st State) leaks.Result {
 			got[driver(s.Frames)] = outstanding{o.n + s.OutstandingCount, o.bytes + s.OutstandingBytes}
 		}
 	}
-	for _, a := range st.Leak.Outstanding {
+	for _, a := range append(append([]LeakAlloc{}, st.Leak.Outstanding...), st.Leak.BeforeReboot...) {
 		if a.Tracked && a.Returned {
 			o := want[a.Stack]
 			want[a.Stack] = outstanding{o.n + 1, o.bytes + int64(a.Size)}
@@ -233,6 +250,17 @@ func TestLeakRecipe(t *testing.T) {
 				t.Error("the leaker has nothing outstanding")
 			}
 		})
+	}
+}
+
+// A reboot mid-run: re-armed with the reboot record; what was outstanding
+// before it stays outstanding, as in the truth.
+func TestLeakRecipeReboot(t *testing.T) {
+	log, st := recipeRun(t, records.ArchX86, records.FamilyLegacy, map[string]string{"KDA_LEAK_ALLOCS": "150",
+		"KDA_REBOOT_AFTER_HITS": "120", "KDA_REBOOT_DOWN": "20ms"}, false, 0)
+	res := againstTruth(t, log, st)
+	if st.Reboots != 1 || st.Leak.Boots != 2 || len(st.Leak.BeforeReboot) == 0 || res.Totals.Reboots == 0 {
+		t.Errorf("%d reboots, %d boots, %d outstanding before, %d reboot records", st.Reboots, st.Leak.Boots, len(st.Leak.BeforeReboot), res.Totals.Reboots)
 	}
 }
 
