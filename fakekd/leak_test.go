@@ -371,3 +371,32 @@ func FuzzSplitCommands(f *testing.F) {
 		}
 	})
 }
+
+// Which drivers free: every one but FAKEKD_LEAKER's module; each stack
+// goes through one of the allocator's call sites, and the truth names it
+// by the driver's innermost frame.
+func TestLeakDrivers(t *testing.T) {
+	m, _ := haltedMachine(t, map[string]string{"FAKEKD_LEAKS": "1", "FAKEKD_LEAKER": "leaky",
+		"FAKEKD_DRIVERS": "leaky!Grab+0x10>leaky!Dispatch:1,busy!Get+0x2c>busy!Work:3,busy2+0x424e:2", "FAKEKD_PREARMED": "5"})
+	s := m.newLeakSim()
+	if fmt.Sprint(s.frees) != "[false true true]" || s.names[0] != "leaky!Grab+0x10" || s.names[2] != "busy2+0x424e" {
+		t.Errorf("frees %v names %q", s.frees, s.names)
+	}
+	if s.sites[0] == s.sites[1] || s.sites[0] != s.sites[2] {
+		t.Errorf("call sites %x", s.sites)
+	}
+	for _, a := range s.live {
+		if a.Stack == "leaky!Grab+0x10" || !a.Prearmed || a.Addr&0xfff == 0 || a.Addr&0xf != 0 {
+			t.Errorf("preallocated %+v", a.LeakAlloc)
+		}
+	}
+	if len(s.live) != 5 || m.st.Leak.Prearmed != 5 {
+		t.Errorf("%d preallocated", len(s.live))
+	}
+	x86, _ := haltedMachine(t, map[string]string{"FAKEKD_LEAKS": "1", "FAKEKD_ARCH": "x86"})
+	for _, a := range x86.newLeakSim().live {
+		if a.Addr > 0xffffffff || a.Addr < 0x80000000 || a.Addr&7 != 0 {
+			t.Errorf("x86 special pool address %#x", a.Addr)
+		}
+	}
+}
