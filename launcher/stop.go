@@ -92,6 +92,7 @@ func (s *stepper) leave() {
 func (s *stepper) disarmQueue() []Command {
 	q := []Command{{Text: "bc *", Purpose: PurposeDisarm}}
 	q = append(q, withPurpose(s.m.Plan.Disarm, PurposeDisarm)...)
+	q = append(q, s.crossCheck()...)
 	return append(q, Command{Text: "g", Purpose: PurposeResume})
 }
 
@@ -101,7 +102,7 @@ func (s *stepper) disarmQueue() []Command {
 func (s *stepper) armQueue() []Command {
 	s.m.Answers, s.m.ArmedBPs = nil, nil
 	var q []Command
-	if s.m.Plan.Allocators && s.m.Allocators == nil {
+	if s.m.Plan.Allocators && s.m.Allocators == nil && s.m.Leak.Recipes == nil {
 		for _, c := range script.ProbeCommands() {
 			q = append(q, Command{Text: c, Purpose: PurposeProbe})
 		}

@@ -42,7 +42,7 @@ type RunCmd struct {
 	Baud           int             `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
 	Connect        string          `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
 	Tag            string          `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
-	Strategy       script.Strategy `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
+	Strategy       script.Strategy `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot), pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target) or leaks (special pool, with a record of every allocation, return and free: the report shows who leaks)." placeholder:"NAME"`
 	Command        []string        `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
 	ReplaceScript  bool            `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
 	MaxHits        *int            `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
@@ -179,7 +179,7 @@ func (c *RunCmd) Run(s streams) error {
 			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n), Console: consoleMode}
 		},
 		Plan: launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak(),
-			Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag)},
+			Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag), Leaks: leakPlan(cfg, tag)},
 		Timing:  timing(cfg),
 		Limits:  launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
 		Restart: launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
@@ -402,6 +402,15 @@ func plan(cfg *config.Config, tag *pooltag.Tag) (arm, disarm []launcher.Command,
 // target's kernel has, found by the session's probe at the first halt.
 func probesAllocators(cfg *config.Config, tag *pooltag.Tag) bool {
 	return tag != nil && !cfg.Script.Replace && cfg.Target.Strategy.SpecialPool()
+}
+
+// leakPlan is the leak strategy's part of the plan: the session arms its
+// recipe itself, and the stop asks !poolused for the tag.
+func leakPlan(cfg *config.Config, tag *pooltag.Tag) *launcher.LeakPlan {
+	if tag == nil || cfg.Script.Replace || !cfg.Target.Strategy.Leaks() {
+		return nil
+	}
+	return &launcher.LeakPlan{Tag: strings.TrimRight(tag.String(), " ")}
 }
 
 // readback confirms the pool-hit-tag recipe before anything says armed:
