@@ -238,7 +238,7 @@ func (c *RunCmd) Run(s streams) error {
 	console.Close()
 	if (!errors.Is(err, launcher.ErrStartFailed) && !errors.As(err, new(*script.StartError))) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
-		summary(s, stats, logPath, logStart, err)
+		summary(s, stats, logPath, logStart, leakTag(lopts.Plan.Leaks), err)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -404,6 +404,13 @@ func probesAllocators(cfg *config.Config, tag *pooltag.Tag) bool {
 	return tag != nil && !cfg.Script.Replace && cfg.Target.Strategy.SpecialPool()
 }
 
+func leakTag(p *launcher.LeakPlan) string {
+	if p == nil {
+		return ""
+	}
+	return p.Tag
+}
+
 // leakPlan is the leak strategy's part of the plan: the session arms its
 // recipe itself, and the stop asks !poolused for the tag.
 func leakPlan(cfg *config.Config, tag *pooltag.Tag) *launcher.LeakPlan {
@@ -531,7 +538,7 @@ func writeClient(cfg *config.Config, password string, console *launcher.Console,
 	return nil
 }
 
-func summary(s streams, st *launcher.Stats, logPath string, logStart int64, err error) {
+func summary(s streams, st *launcher.Stats, logPath string, logStart int64, tag string, err error) {
 	el := time.Since(st.Started).Truncate(time.Second)
 	rate := 0.0
 	if secs := time.Since(st.Started).Seconds(); secs > 0 {
@@ -549,7 +556,11 @@ func summary(s streams, st *launcher.Stats, logPath string, logStart int64, err 
 	if n := len(st.Warnings); n > 0 {
 		fmt.Fprintf(s.Out, "  warnings: %d (see above)\n", n)
 	}
-	if ls, serr := summarizeLog(logPath, logStart); serr == nil && ls.Culprit != "" {
+	if lr, ok, lerr := scanLeakRun(logPath, logStart); lerr == nil && ok {
+		for _, l := range leakSummaryLines(lr, st.LeakHalts, st.PoolUsed, tag) {
+			fmt.Fprintln(s.Out, l)
+		}
+	} else if ls, serr := summarizeLog(logPath, logStart); serr == nil && ls.Culprit != "" {
 		fmt.Fprintf(s.Out, "  culprit:  %s\n", culpritLine(ls))
 	}
 	fmt.Fprintf(s.Out, "  log:      %s\n", logPath)
