@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/kdlaunch/kdlaunch/launcher"
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/script"
 )
 
@@ -17,6 +18,7 @@ type dryRunPlan struct {
 	Check      []launcher.Command // the live check, before arming
 	Arm        []launcher.Command
 	Disarm     []launcher.Command
+	Leaks      *launcher.LeakPlan // the leak strategy: the session arms its recipe
 	Redact     func(string) string
 }
 
@@ -25,7 +27,16 @@ type dryRunPlan struct {
 // the last command resumes by itself. It mirrors launcher's arm queue.
 func (p dryRunPlan) connectQueue() []string {
 	var q []string
-	for _, c := range append(append([]launcher.Command(nil), p.Check...), p.Arm...) {
+	if p.Leaks != nil {
+		q = append(q, script.ProbeCommands()...)
+	}
+	for _, c := range p.Check {
+		q = append(q, c.Text)
+	}
+	if p.Leaks != nil {
+		q = append(q, leakArmExample()...)
+	}
+	for _, c := range p.Arm {
 		q = append(q, c.Text)
 	}
 	if len(q) == 0 || !script.Resumes(q[len(q)-1]) {
@@ -42,7 +53,40 @@ func (p dryRunPlan) stopQueue() []string {
 	for _, c := range p.Disarm {
 		q = append(q, c.Text)
 	}
+	if p.Leaks != nil {
+		q = append(q, script.PoolUsedCommand(p.Leaks.Tag))
+	}
 	return append(q, "g")
+}
+
+// The dry run's example target for the leak recipe: x64, the legacy
+// allocator, one return site found.
+const (
+	leakExampleArch = records.ArchX64
+	leakExampleSite = 0xfffff8021d61c3a5
+)
+
+// leakArmExample is what the leak recipe types at the connection on the
+// example target (the probe's family and the connection line's
+// architecture decide the real one), ending before the g.
+func leakArmExample() []string {
+	r, err := records.NewRecipe(leakExampleArch, records.FamilyLegacy)
+	if err != nil {
+		return nil
+	}
+	entry, _ := r.EntryBreakpoint(0, nil)
+	return []string{r.Header(), r.FreeBreakpoint(1), entry, "bl"}
+}
+
+// leakSiteExample is what it types when an allocation through a new call
+// site halts the target (KDLK1 N <ra>): once per site per boot.
+func leakSiteExample() []string {
+	r, err := records.NewRecipe(leakExampleArch, records.FamilyLegacy)
+	if err != nil {
+		return nil
+	}
+	entry, _ := r.EntryBreakpoint(0, []uint64{leakExampleSite})
+	return []string{r.ReturnBreakpoint(2, leakExampleSite), entry, "g"}
 }
 
 // dryRun prints the preview: where kd is (or where it would be looked
@@ -71,16 +115,33 @@ func dryRun(w io.Writer, p dryRunPlan) {
 		fmt.Fprintln(w, "  "+red(e))
 	}
 	fmt.Fprintln(w, "typed at each connection, in order (each at a prompt):")
-	checks := len(p.Check)
+	checks := map[string]bool{}
+	for _, c := range p.Check {
+		checks[c.Text] = true
+	}
+	probes := map[string]bool{}
+	if p.Leaks != nil {
+		for _, c := range script.ProbeCommands() {
+			probes[c] = true
+		}
+	}
 	for i, c := range p.connectQueue() {
 		what := ""
 		switch {
-		case i < checks:
+		case checks[c]:
 			what = "    (live check, first connection only)"
+		case probes[c]:
+			what = "    (which allocator the kernel has, first connection only)"
 		case c == "g":
 			what = "    (resume the target)"
 		}
 		fmt.Fprintf(w, "  %d. %s%s\n", i+1, red(c), what)
+	}
+	if p.Leaks != nil {
+		fmt.Fprintf(w, "the leak recipe (above for an x64 target with %s; the probe and kd's connection line decide), and when an allocation through a new call site halts the target (KDLK1 N <return address>), once per site per boot:\n", records.FamilyLegacy)
+		for i, c := range leakSiteExample() {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, red(c))
+		}
 	}
 	fmt.Fprintln(w, "typed to stop safely:")
 	fmt.Fprintln(w, "  1. break in (CTRL+BREAK on Windows, the interrupt character on a pty), wait for the prompt")

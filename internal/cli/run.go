@@ -132,7 +132,7 @@ func (c *RunCmd) Run(s streams) error {
 		}
 		dryRun(s.Out, dryRunPlan{
 			KD: kd, Configured: cfg.KD.Path, Args: args, Env: kdOwnEnv(cfg, logPath, 0),
-			Check: checks, Arm: arm, Disarm: disarm, Redact: red.String,
+			Check: checks, Arm: arm, Disarm: disarm, Leaks: leakPlan(cfg, tag), Redact: red.String,
 		})
 		return nil
 	}
