@@ -18,8 +18,11 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/kdlaunch/vulndb-$(VULNDB_VERSION)
 FUZZTIME ?= 100000x
 DEMO := $(CURDIR)/demo
+# The page names its logs: relative, so a shared page does not show the
+# folder it was made in.
+DEMO_REL = $(patsubst $(CURDIR)/%,%,$(DEMO))
 
-.PHONY: all build test lint tidy vuln unit race windows-build fuzz bench demo cross test-windows clean
+.PHONY: all build test lint tidy vuln unit race windows-build fuzz bench demo cross test-windows screenshot clean
 
 all: build
 
@@ -98,7 +101,9 @@ demo: build
 	  --tag Ddk --max-hits 200 --duration 20s
 	bin/kdlaunch report --format folded -o $(DEMO)/stacks.folded $(DEMO)/debug.log
 	bin/kdlaunch report --format pprof -o $(DEMO)/stacks.pb.gz $(DEMO)/debug.log
+	bin/kdlaunch report --format html -o $(DEMO_REL)/report.html $(DEMO_REL)/debug.log
 	@echo "demo: log, transcript, folded stacks and pprof profile in $(DEMO)/ (go tool pprof -http=: $(DEMO)/stacks.pb.gz)"
+	@echo "demo: the HTML report is $(DEMO)/report.html (open it in a browser; bin/kdlaunch report --web $(DEMO)/debug.log serves pprof's UI)"
 	@echo
 	bin/kdlaunch report --top 5 $(DEMO)/debug.log
 
@@ -107,6 +112,10 @@ cross:
 
 test-windows:
 	bash scripts/test-windows.sh
+
+# docs/report.png: the demo's HTML report in headless Chromium.
+screenshot: demo
+	bash scripts/report-screenshot.sh $(DEMO)/report.html docs/report.png
 
 clean:
 	rm -rf bin dist demo

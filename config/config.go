@@ -39,6 +39,7 @@ type KD struct {
 	Log        string   `toml:"log"`
 	FreshLog   bool     `toml:"fresh_log"`
 	Transcript string   `toml:"transcript"`
+	Console    string   `toml:"console"` // Windows: auto (default), pseudo or pipes
 }
 
 // Server is kd's own remote debugging server (-server).
@@ -261,11 +262,7 @@ func Load(path string) (*Config, error) {
 		return nil, &SyntaxError{fmt.Errorf("config %s: env is a TOML %s: give a table, [env] with NAME = \"value\" lines", path, strings.ToLower(md.Type("env")))}
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return nil, fmt.Errorf("config %s: %w %q: check its spelling against config.example.toml", path, ErrUnknownKey, strings.Join(keys, ", "))
+		return nil, unknownKeyError(path, b, und)
 	}
 	// The decoder also matches keys without regard to case ([KD], Log);
 	// kdlaunch's keys are lower case, and a file that works only by that

@@ -50,6 +50,11 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	switch strings.ToLower(c.KD.Console) {
+	case "", "auto", "pseudo", "pipes":
+	default:
+		return invalid("kd.console %q: use auto (a pseudo console where Windows has one), pseudo or pipes", c.KD.Console)
+	}
 	if c.KD.Log == "" {
 		return invalid("kd.log is empty: give the debug log's path (--log FILE)")
 	}

@@ -14,15 +14,15 @@ type arch struct {
 	formats       map[string]bool
 	nArgs         int // "Args to Child" columns in kb
 
-	connectedLine string // kd-protocol.md "Startup and connection text"
+	connectedLine string // kd-protocol.md "Banners and connection lines"
 	kernelLine    string
 	builtByLine   string
 	kernelBase    string
 
-	// kd-protocol.md "Break-in text": where a CTRL+C/CTRL+BREAK break-in lands.
+	// kd-protocol.md "Break-in and the break box": where a CTRL+C/CTRL+BREAK break-in lands.
 	breakSym  string
 	breakAddr uint64
-	// kd-protocol.md "PoolHitTag": where a PoolHitTag int 3 lands (name invented, shape real).
+	// kd-protocol.md "PoolHitTag and the allocators": where a PoolHitTag int 3 lands (name invented, shape real).
 	poolHitSym  string
 	poolHitAddr uint64
 
@@ -54,7 +54,7 @@ var archs = map[string]*arch{
 		drvBase:       0xfffff8016a000000,
 		drvStride:     0x100000,
 		symbols: map[string]uint64{
-			"nt!mmallocatespecialpool":          0xfffff8011e2a3b40, // brief / kd-protocol.md "Allocation routines"
+			"nt!mmallocatespecialpool":          0xfffff8011e2a3b40, // kd-protocol.md "Allocators"
 			"nt!mmspecialpooltag":               0xfffff8011e5c3a10,
 			"nt!mmspecialpoolcatchoverruns":     0xfffff8011e5c3a14,
 			"nt!mispecialpoolenabled":           0xfffff8011e5c3a18,
@@ -151,7 +151,7 @@ func (a *arch) addr(v uint64) string {
 	return fmt.Sprintf("%08x", uint32(v))
 }
 
-// disasmLine is the instruction line after "sym:" (kd-protocol.md "Break-in text", "Breakpoint hits").
+// disasmLine is the instruction line after "sym:" (kd-protocol.md "Break-in and the break box", "Breakpoint hits").
 func (a *arch) disasmLine(addr uint64, text string) string {
 	return a.addr(addr) + " " + text
 }

@@ -124,7 +124,7 @@ func ParseTransport(conn string, getenv func(string) string) Transport {
 }
 
 // comDevice turns "com2" or "\\.\com2" into the device name kd opens
-// (kd-protocol.md "Connection strings": ComPort "can be in the format com2 or \\.\com2").
+// (kd-protocol.md "Connection strings": the port is com2 or \\.\com2, never a bare number).
 func comDevice(port string) string {
 	if port == "" {
 		port = "com1"
@@ -136,7 +136,7 @@ func comDevice(port string) string {
 }
 
 // remoteLine is the "0: <debugger> -remote ..." line a server prints
-// (kd-protocol.md "Debugging server"): the transport with the parameter name capitalised, the
+// (kd-protocol.md "Remote server transports"): the transport with the parameter name capitalised, the
 // password left out, and ",Server=HOST" appended.
 func remoteLine(server, host string, echoSecrets bool) string {
 	if echoSecrets {

@@ -72,7 +72,7 @@ func TestRemoteLine(t *testing.T) {
 		echo   bool
 		want   string
 	}{
-		// kd-protocol.md "Debugging server".
+		// kd-protocol.md "Remote server transports".
 		{"npipe:pipe=livedebug", false, "0: <debugger> -remote npipe:Pipe=livedebug,Server=BOX"},
 		{"tcp:port=5005", false, "0: <debugger> -remote tcp:Port=5005,Server=BOX"},
 		{"npipe:pipe=livedebug,password=hunter2", false, "0: <debugger> -remote npipe:Pipe=livedebug,Server=BOX"},

@@ -21,7 +21,7 @@ type breakpoint struct {
 }
 
 // allocFuncs are the breakpoint targets the simulated target reaches: the
-// special pool allocator and the public allocators above it (kd-protocol.md "Allocation routines").
+// special pool allocator and the public allocators above it (kd-protocol.md "Allocators").
 var allocFuncs = map[string]bool{
 	"nt!mmallocatespecialpool": true,
 	"nt!exallocatepoolwithtag": true,
@@ -114,7 +114,7 @@ func (t *bpTable) firstHit() *breakpoint {
 	return nil
 }
 
-// blLines formats bl in kd's kernel layout (kd-protocol.md "Session commands"):
+// blLines formats bl in kd's kernel layout (kd-protocol.md "Breakpoint answers"):
 //
 //	0 e Disable Clear  fffff801`1e2a3b40     0001 (0001) nt!MmAllocateSpecialPool
 //

@@ -7,7 +7,7 @@ import (
 )
 
 // splitCommands splits a command list at semicolons that are outside double
-// quotes (kd-protocol.md "Session commands": ".echo ... is ended if the debugger encounters a
+// quotes (kd-protocol.md ".echo markers": ".echo command is ended if the debugger encounters a
 // semicolon (unless the semicolon occurs within a quoted string)"). Inside
 // quotes, \" does not close the string. Pieces are trimmed; empty pieces are
 // kept so callers can see them (";kb;g" starts with a harmless empty one,
@@ -160,7 +160,7 @@ func parseIDList(arg string) (idSet, error) {
 
 // parseValue reads a MASM expression the way kd's default radix 16 does, for
 // the few forms drivers use: 206b6444, 0x206b6444, 0n42, fffff801`1e2a3b40,
-// and a character constant ' cbA' (kd-protocol.md "PoolHitTag"), whose first character is
+// and a character constant ' cbA' (kd-protocol.md "PoolHitTag and the allocators"), whose first character is
 // the most significant byte.
 func parseValue(s string) (uint64, error) {
 	s = strings.TrimSpace(s)

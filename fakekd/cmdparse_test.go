@@ -102,7 +102,7 @@ func TestParseValue(t *testing.T) {
 		{"0n42", 42, false},
 		{"0", 0, false},
 		{"fffff801`1e2a3b40", 0xfffff8011e2a3b40, false},
-		{"' cbA'", 0x20636241, false}, // kd-protocol.md "PoolHitTag": tag "Abc " entered backwards
+		{"' cbA'", 0x20636241, false}, // kd-protocol.md "PoolHitTag and the allocators": tag "Abc " entered backwards
 		{"'Ddk '", 0x44646b20, false},
 		{"zz", 0, true},
 		{"''", 0, true},

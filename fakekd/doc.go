@@ -2,7 +2,7 @@
 //
 // It prints what the real kernel debugger prints (the strings and their
 // public sources are in the repository's docs/kd-protocol.md, cited by
-// section title as kd-protocol.md "Title"), accepts the few commands kdlaunch sends, and simulates a target that
+// section title), accepts the few commands kdlaunch sends, and simulates a target that
 // allocates special pool so breakpoints on nt!MmAllocateSpecialPool hit.
 // Everything it is asked to do, and every mistake a driver makes (commands
 // typed while the target runs, stray empty lines, breaks sent to a halted

@@ -44,7 +44,7 @@ func (m *machine) tick() {
 }
 
 // hit prints what kd prints when an allocation stops the target, then runs
-// the breakpoint's command string (kd-protocol.md "Breakpoints", "Breakpoint hits", "PoolHitTag").
+// the breakpoint's command string (kd-protocol.md "Breakpoints", "Breakpoint hits", "PoolHitTag and the allocators").
 func (m *machine) hit() {
 	m.hitsThisProcess++
 	m.hitsSinceReboot++
@@ -141,8 +141,8 @@ func (m *machine) crashDue() bool {
 // driver's stack, registers holding the allocator's arguments.
 func (m *machine) haltAt(top []FrameDef, sd StackDef, sym string, ip uint64, disasm string, args []uint64) haltInfo {
 	defs := append(append([]FrameDef{}, top...), sd.Frames...)
-	// x86 passes arguments on the stack, so kb shows them (kd-protocol.md "Stack layouts",
-	// 4.4); x64's home area is not reliable, so random values stay there.
+	// x86 passes arguments on the stack, so kb shows them (kd-protocol.md "Stack layouts");
+	// x64's home area is not reliable, so random values stay there.
 	var first []uint64
 	if !m.a.ptr64 {
 		first = args
@@ -161,7 +161,7 @@ func (m *machine) haltAt(top []FrameDef, sd StackDef, sym string, ip uint64, dis
 
 // regsAt makes a register set for a halt. On x64 the first four integer
 // arguments are in rcx, rdx, r8, r9 (kd-protocol.md "Stack layouts"), so `r rdx` shows the tag
-// at a MmAllocateSpecialPool breakpoint as kd-protocol.md "Allocation routines" suggests.
+// at a MmAllocateSpecialPool breakpoint, as the register map of kd-protocol.md "Allocators" says.
 func (m *machine) regsAt(ip uint64, frames []frame, args []uint64) []reg {
 	arg := func(i int) uint64 {
 		if i < len(args) {

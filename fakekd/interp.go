@@ -247,7 +247,7 @@ func (m *machine) cmdStack(word, rest string) {
 		for _, f := range m.halt.frames {
 			if strings.HasPrefix(f.site, "avscan+") {
 				// kd loads symbols while it walks the stack, so the
-				// error comes before the stack (kd-protocol.md "Startup and connection text").
+				// error comes before the stack (kd-protocol.md "Banners and connection lines").
 				m.out.line(avscanSymbolErr)
 				m.symErrShown = true
 				break
@@ -300,7 +300,7 @@ func (m *machine) cmdDd(rest string) {
 }
 
 // cmdEd writes dwords: "ed nt!PoolHitTag 3261654c" or "ed nt!poolhittag ' cbA'"
-// (kd-protocol.md "PoolHitTag"). Writing PoolHitTag arms or (with 0) disarms the tag break.
+// (kd-protocol.md "PoolHitTag and the allocators"). Writing PoolHitTag arms or (with 0) disarms the tag break.
 func (m *machine) cmdEd(rest string) {
 	expr, valText, _ := strings.Cut(strings.TrimSpace(rest), " ")
 	valText = strings.TrimSpace(valText)

@@ -27,7 +27,7 @@ func haltedMachine(t *testing.T, env map[string]string) (*machine, *bytes.Buffer
 func TestInterpreter(t *testing.T) {
 	const (
 		specialPool = "nt!MmAllocateSpecialPool"
-		bl0         = " 0 e Disable Clear  fffff801`1e2a3b40     0001 (0001) nt!MmAllocateSpecialPool" // kd-protocol.md "Session commands" layout
+		bl0         = " 0 e Disable Clear  fffff801`1e2a3b40     0001 (0001) nt!MmAllocateSpecialPool" // kd-protocol.md "Breakpoint answers" layout
 	)
 	tests := []struct {
 		name  string

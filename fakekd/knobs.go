@@ -307,7 +307,7 @@ func (k *knobReader) duration(name string, def time.Duration) time.Duration {
 
 // tag reads a pool tag either as the hex number kd and the registry show
 // (0x206b6444) or as the four characters a driver passes ("Ddk "), which are
-// stored little-endian (kd-protocol.md "Special pool": 'Fred' is 0x64657246).
+// stored little-endian (kd-protocol.md "Special pool and PoolTag": 'Fred' is 0x64657246).
 func (k *knobReader) tag(name string, def uint32) uint32 {
 	v := k.getenv(name)
 	if strings.TrimSpace(v) == "" {

@@ -148,7 +148,7 @@ func (m *machine) poolHitTag() uint32 { return m.mem[m.a.symbolAddr("nt!PoolHitT
 
 func (m *machine) specialPoolTag() uint32 { return m.mem[m.a.symbolAddr("nt!MmSpecialPoolTag")] }
 
-// poolHitActive: 0 is "cleared" (kd-protocol.md "PoolHitTag" `ed nt!poolhittag 0`) and
+// poolHitActive: 0 is "cleared" (kd-protocol.md "PoolHitTag and the allocators": `ed nt!poolhittag 0`) and
 // ffffff0f is the kernel's "no tag" default.
 func (m *machine) poolHitActive() bool {
 	t := m.poolHitTag()
@@ -214,8 +214,9 @@ func (m *machine) prompt() {
 	m.out.raw(fmt.Sprintf("%d: kd> ", m.cpu))
 }
 
-// start prints what kd prints before the target connects (kd-protocol.md "Startup and connection text",
-// 3.6, 1.5) and schedules the connection.
+// start prints what kd prints before the target connects (kd-protocol.md
+// "Banners and connection lines", "Remote server transports" and "Environment variables") and
+// schedules the connection.
 func (m *machine) start() {
 	logPath, appendMode := m.cl.LogFile, m.cl.LogAppend
 	if logPath == "" {
@@ -263,12 +264,12 @@ func (m *machine) transportLines() {
 		}
 	case "usb":
 		m.out.line(usbUsingLine)
-	default: // com and pipe: kd-protocol.md "Startup and connection text" "Opened \\.\com1", "Opened \\.\pipe\<name>"
+	default: // com and pipe: kd-protocol.md "Banners and connection lines": "Opened \\.\com1", "Opened \\.\pipe\<name>"
 		m.out.line("Opened " + m.tr.Device)
 	}
 }
 
-// connect prints the connection and kernel preamble (kd-protocol.md "Startup and connection text"); the
+// connect prints the connection and kernel preamble (kd-protocol.md "Banners and connection lines"); the
 // target then runs, or halts for an initial break.
 func (m *machine) connect() {
 	initial := m.cfg.InitialBreak || m.cl.BreakOnConnect
@@ -319,7 +320,7 @@ func (m *machine) connect() {
 	m.resume()
 }
 
-// breakIn prints kd's break-in text (kd-protocol.md "Break-in text") and halts.
+// breakIn prints kd's break-in text (kd-protocol.md "Break-in and the break box") and halts.
 func (m *machine) breakIn() {
 	m.out.lines(breakInBox)
 	m.out.line(m.a.breakSym + ":")
@@ -332,7 +333,7 @@ func (m *machine) breakIn() {
 }
 
 // enterHalt stops the target at a prompt and then runs the lines that were
-// typed while it ran, as kd does with its queued input (kd-protocol.md "Breaking in").
+// typed while it ran, as kd does with its queued input (kd-protocol.md "Break-in and the break box").
 func (m *machine) enterHalt(h haltInfo) {
 	m.haltQuiet(h)
 	m.showPrompt()
@@ -380,7 +381,7 @@ func (m *machine) hitsPossible() bool {
 	return m.poolHitActive() || m.bps.firstHit() != nil
 }
 
-// reboot is the target restarting (kd-protocol.md "Target reboots"): the connection drops,
+// reboot is the target restarting (kd-protocol.md "Reboot and shutdown"): the connection drops,
 // every breakpoint is lost, and the target reconnects later.
 func (m *machine) reboot() {
 	m.out.line(shutdownLine)

@@ -9,7 +9,7 @@ import (
 //
 // The break handler is installed before anything is printed: a driver may
 // send CTRL+BREAK as soon as it sees output, and without a handler the
-// default action would kill the process (kd-protocol.md "Breaking in").
+// default action would kill the process (kd-protocol.md "Break-in and the break box").
 func Main() int {
 	enableCtrlC()
 	sigs := make(chan os.Signal, 64)

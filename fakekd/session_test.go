@@ -236,7 +236,7 @@ func TestSessionHitWithoutCommandHalts(t *testing.T) {
 	s.send("bp nt!MmAllocateSpecialPool\r\ng\r\n")
 	s.expect("Breakpoint 0 hit\nnt!MmAllocateSpecialPool:\n")
 	s.expectPrompt()
-	s.send("r rdx\r\n") // kd-protocol.md "Allocation routines": the tag is the second argument
+	s.send("r rdx\r\n") // kd-protocol.md "Allocators": the tag is the second argument
 	s.expect("rdx=00000000206b6444\n")
 	s.expectPrompt()
 	s.send("kb\r\n")

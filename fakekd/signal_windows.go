@@ -20,7 +20,7 @@ var stopSignals = []os.Signal{syscall.SIGTERM}
 var procSetConsoleCtrlHandler = windows.NewLazySystemDLL("kernel32.dll").NewProc("SetConsoleCtrlHandler")
 
 // enableCtrlC undoes the "ignore CTRL+C" flag that CREATE_NEW_PROCESS_GROUP
-// sets on the child (kd-protocol.md "Breaking in"), so a CTRL_C_EVENT reaches the handler
+// sets on the child (kd-protocol.md "Break-in and the break box"), so a CTRL_C_EVENT reaches the handler
 // Go installs, just as CTRL_BREAK_EVENT always does. Failure is harmless:
 // CTRL+BREAK still works.
 func enableCtrlC() {

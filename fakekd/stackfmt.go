@@ -10,8 +10,8 @@ import (
 // "Args to Child" padded to 72 columns.
 const (
 	argsHeader64 = "Args to Child                                                           "
-	// kb in newer debuggers. The protocol notes show the header without
-	// its leading space; that is the markdown: the header's "#" sits over
+	// kb in newer debuggers. kd-protocol.md "Stack layouts" shows the header
+	// as copied, without its leading space, but the header's "#" sits over
 	// the frame numbers' second digit, as in kn (" # Child-SP").
 	hdrKbNew = " # RetAddr           : " + argsHeader64 + ": Call Site"
 	hdrKbOld = "Child-SP          RetAddr           : " + argsHeader64 + ": Call Site"
@@ -30,7 +30,7 @@ func layoutFor(a *arch, cmd, configured string) string {
 	case cmd == "kb":
 		return configured
 	case a.ptr64 && cmd == "kv":
-		return "kb-old" // kd-protocol.md "Stack layouts": "older/kv/!thread layout"
+		return "kb-old" // kd-protocol.md "Stack layouts": x64 kv prints the older layout
 	case a.ptr64:
 		return "kn"
 	case cmd == "kv":

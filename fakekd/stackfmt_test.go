@@ -62,7 +62,7 @@ func TestHeadersMatchKdFacts(t *testing.T) {
 	if hdrKbOld != goldenKbOldHeader {
 		t.Errorf("kb-old header\ngot  %q\nwant %q", hdrKbOld, goldenKbOldHeader)
 	}
-	// kd-protocol.md prints this header without its leading space (see hdrKbNew);
+	// kd-protocol.md "Stack layouts" shows this header without its leading space (see hdrKbNew);
 	// the text after it must match, and the columns must line up.
 	if hdrKbNew != " "+goldenKbNewHeader {
 		t.Errorf("kb-new header\ngot  %q\nwant %q", hdrKbNew, " "+goldenKbNewHeader)

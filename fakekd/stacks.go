@@ -78,7 +78,7 @@ var defaultStacks = []StackDef{
 }
 
 // breakInStack is where a CTRL+C break-in finds the processor: the clock
-// interrupt polling for a debugger break (kd-protocol.md "Break-in text" location).
+// interrupt polling for a debugger break (kd-protocol.md "Break-in and the break box": its location).
 var breakInStack = map[string][]FrameDef{
 	"x64": {
 		{Sym: "nt!DbgBreakPointWithStatus"},

@@ -42,7 +42,7 @@ type State struct {
 	// Commands are the lines executed at the prompt, in order (an empty
 	// line appears as the command it repeated). CommandsWhileRunning are the
 	// lines that arrived while no prompt was showing (target waiting or
-	// running): kd queues those until the next halt (kd-protocol.md "Breaking in"), which
+	// running): kd queues those until the next halt (kd-protocol.md "Break-in and the break box"), which
 	// is a driver bug.
 	Commands             []string `json:"commands"`
 	CommandsWhileRunning []string `json:"commands_while_running"`

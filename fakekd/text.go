@@ -4,24 +4,24 @@ package fakekd
 // from; text marked "invented" has no public source and only needs to be
 // plausible.
 
-// kd-protocol.md "Startup and connection text" (the version number is a current 10.0.x build).
+// kd-protocol.md "Banners and connection lines" (the version number is a current 10.0.x build).
 const (
 	bannerLine    = "Microsoft (R) Windows Debugger Version 10.0.26100.1 AMD64"
 	copyrightLine = "Copyright (c) Microsoft Corporation. All rights reserved."
 	waitingLine   = "Waiting to reconnect..."
 )
 
-// kd-protocol.md "Debugging server".
+// kd-protocol.md "Remote server transports".
 const serverStartedLine = "Server started.  Client can connect with any of these command lines"
 
-// kd-protocol.md "Startup and connection text", transport lines.
+// kd-protocol.md "Banners and connection lines": transport lines.
 const (
 	netUsingLine   = "Using NET for debugging"
 	netWinsockLine = "Opened WinSock 2.0"
 	usbUsingLine   = "Using USB for debugging" // invented: no public USB transcript
 )
 
-// kd-protocol.md "Startup and connection text", connection and the kernel preamble.
+// kd-protocol.md "Banners and connection lines": connection and the kernel preamble.
 const (
 	kdnetMACLine     = "You can get the target MAC address by running .kdtargetmac command."
 	establishedLine  = "Kernel Debugger connection established."
@@ -33,7 +33,7 @@ const (
 	uptimeLine       = "System Uptime: 0 days 0:00:20.534"
 )
 
-// kd-protocol.md "Break-in text", the break-in box of current kd, verbatim.
+// kd-protocol.md "Breaks": the break-in box of current kd, verbatim.
 var breakInBox = []string{
 	"Break instruction exception - code 80000003 (first chance)",
 	"*******************************************************************************",
@@ -52,15 +52,15 @@ var breakInBox = []string{
 	"*******************************************************************************",
 }
 
-// kd-protocol.md "PoolHitTag": a PoolHitTag match is a hard-coded break, reported like any
+// kd-protocol.md "PoolHitTag and the allocators": a PoolHitTag match is a hard-coded break, reported like any
 // int 3 but without the CTRL+C box.
 const breakException = "Break instruction exception - code 80000003 (first chance)"
 
-// kd-protocol.md "Target reboots" says breakpoints are lost on reboot; the
+// kd-protocol.md "Reboot and shutdown" says breakpoints are lost on reboot; the
 // shutdown line is kd's (the timestamp is fixed for golden tests).
 const shutdownLine = "Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables."
 
-// kd-protocol.md "Startup and connection text", transport failure and the later refresh.
+// kd-protocol.md "Transport lost and resync": transport failure and the later refresh.
 var transportLostLines = []string{
 	"... Retry sending the same data packet for 64 times.",
 	"The transport connection between host kernel debugger and target Windows seems lost.",
@@ -70,7 +70,7 @@ var transportLostLines = []string{
 
 const refreshLine = "KDTARGET: Refreshing KD connection"
 
-// kd-protocol.md "Startup and connection text", "Stack layouts": noise seen in real transcripts.
+// kd-protocol.md "Banners and connection lines", "Stack layouts": noise seen in real transcripts.
 const (
 	unwindWarning   = "WARNING: Stack unwind information not available. Following frames may be wrong."
 	avscanSymbolErr = "*** ERROR: Module load completed but symbols could not be loaded for avscan.sys"
@@ -88,7 +88,7 @@ var crashLines = []string{
 	"KD: the debugger will now exit",
 }
 
-// kd-protocol.md "Breakpoints" (deferred bp) and what kd answers a command
+// kd-protocol.md "Breakpoint answers" (deferred bp) and what kd answers a command
 // it cannot parse.
 const (
 	deferredFmt     = "Bp expression '%s' could not be resolved, adding deferred bp"

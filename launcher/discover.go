@@ -184,3 +184,24 @@ func (f kdFinder) kitsCandidates() []string {
 	}
 	return out
 }
+
+// KDSearchOrder lists, in order, where FindKD looks for kd given the same
+// configured value: for --dry-run on a machine without kd.
+func KDSearchOrder(configured string) []string { return hostFinder().order(configured) }
+
+func (f kdFinder) order(configured string) []string {
+	configured = strings.TrimSpace(configured)
+	switch {
+	case configured != "" && f.hasSeparator(configured):
+		if p, err := f.abs(configured); err == nil {
+			return []string{p}
+		}
+		return []string{configured}
+	case configured != "":
+		return []string{configured + " on PATH"}
+	}
+	if f.goos != "windows" {
+		return []string{"kd on PATH"}
+	}
+	return append([]string{"kd.exe on PATH"}, f.kitsCandidates()...)
+}

@@ -206,3 +206,28 @@ func TestFindKDHost(t *testing.T) {
 		}
 	}
 }
+
+// The order --dry-run prints is the order find tries: a kd at the n-th
+// place is found only once the places before it are empty.
+func TestKDSearchOrderMatchesFind(t *testing.T) {
+	for _, goarch := range []string{"amd64", "arm64", "386"} {
+		f := winFinder(fakeFS{}, stdEnv, nil, goarch)
+		order := f.order("")
+		if order[0] != "kd.exe on PATH" || len(order) != 7 {
+			t.Fatalf("%s: order %q", goarch, order)
+		}
+		for i, place := range order[1:] {
+			got, err := winFinder(fakeFS{place: false}, stdEnv, nil, goarch).find("")
+			if err != nil || got != place {
+				t.Errorf("%s: place %d %s: find gave %q, %v", goarch, i+1, place, got, err)
+			}
+		}
+	}
+	f := winFinder(fakeFS{}, stdEnv, nil, "amd64")
+	if got := f.order(`tools\kd.exe`); len(got) != 1 || got[0] != `C:\work\tools\kd.exe` {
+		t.Errorf("a configured path: %q", got)
+	}
+	if got := f.order("kd"); len(got) != 1 || got[0] != "kd on PATH" {
+		t.Errorf("a configured name: %q", got)
+	}
+}

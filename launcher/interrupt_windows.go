@@ -12,11 +12,34 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/sys/windows"
+
+	"github.com/kdlaunch/kdlaunch/internal/vtlines"
 )
 
 // Break-in on Windows, and kdlaunch's own console signals.
 //
-// Every break-in attempt walks a fallback chain, logging each step, and
+// In a pseudo console (the default, conpty_windows.go) kd is on a console of
+// its own, which kdlaunch's GenerateConsoleCtrlEvent cannot reach (it only
+// reaches processes on the caller's console). The break is typed instead,
+// as a person at kd's console would:
+//
+//  1. A 0x03 byte written to the pseudo console's input: with processed
+//     input (a console's default) the console turns it into CTRL_C_EVENT
+//     for kd, which is the key kd's break message names for the console
+//     kernel debugger ("CTRL+C (if you run console kernel debugger)"). Every
+//     attempt sends it.
+//  2. From the second attempt of a break-in on (the first 0x03 brought no
+//     prompt), and only if the console asked for win32-input-mode
+//     (ESC[?9001h: it then reads key events encoded as VT on its input), a
+//     Ctrl+Break key press: the console turns it into CTRL_BREAK_EVENT,
+//     which a kd that ignores CTRL+C still takes as a break. Without
+//     win32-input-mode the sequence would be typed as text into kd's
+//     command line, so it is not sent.
+//
+// As on pipes, only kd's prompt proves a break landed.
+//
+// On pipes (--console pipes, or a Windows without pseudo consoles) every
+// break-in attempt walks a fallback chain, logging each step, and
 // returns the error of the last step it tried. As always, a nil error does
 // not prove the break landed (GenerateConsoleCtrlEvent "succeeds" for a pid
 // that is not a group and then does nothing): only kd's prompt proves it.
@@ -24,8 +47,9 @@ import (
 //  1. GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, kd's pid). kd was started
 //     with CREATE_NEW_PROCESS_GROUP, so its pid is its group id, and it
 //     shares kdlaunch's console, so only kd (and anything it started)
-//     receives the event. This is what works on Windows ("Break-in and the break box" in docs/kd-protocol.md;
-//     kd-mcp, mcp-windbg), and a retry sends it again. Only if the call
+//     receives the event. This is what works on Windows ("Break-in and the
+//     break box" in docs/kd-protocol.md; the kd drivers kd-mcp and
+//     mcp-windbg break in this way), and a retry sends it again. Only if the call
 //     fails does the chain go on.
 //  2. GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0): every process on the
 //     console, kdlaunch included (CTRL_C cannot be aimed at a group: it
@@ -64,7 +88,38 @@ import (
 // only (kd's group has CTRL+C disabled); a user's Ctrl+Break reaches every
 // process on the console, kd included, which then breaks into the target.
 
-// breakChain is the per-kd state of the chain.
+// conptyBreak is the break-in of a kd in a pseudo console.
+type conptyBreak struct {
+	log        hclog.Logger
+	pid        int
+	console    io.Writer   // the pseudo console's input
+	win32Input func() bool // the console reads win32-input-mode key events
+}
+
+func (c *conptyBreak) interrupt(attempt int) error {
+	n := attempt + 1
+	if _, err := c.console.Write([]byte{0x03}); err != nil {
+		c.log.Warn("break-in: typing CTRL+C (0x03) into kd's pseudo console failed", "attempt", n, "pid", c.pid, "error", err)
+		return fmt.Errorf("break-in: type 0x03 into kd's console: %w", err)
+	}
+	c.log.Info("break-in: CTRL+C (0x03) typed into kd's pseudo console", "attempt", n, "pid", c.pid)
+	if attempt == 0 {
+		return nil
+	}
+	if !c.win32Input() {
+		c.log.Info("break-in: no Ctrl+Break fallback: kd's pseudo console did not ask for win32-input-mode",
+			"attempt", n, "pid", c.pid)
+		return nil
+	}
+	if _, err := io.WriteString(c.console, vtlines.CtrlBreak()); err != nil {
+		c.log.Warn("break-in: typing Ctrl+Break into kd's pseudo console failed", "attempt", n, "pid", c.pid, "error", err)
+		return fmt.Errorf("break-in: type Ctrl+Break into kd's console: %w", err)
+	}
+	c.log.Info("break-in: Ctrl+Break typed into kd's pseudo console (win32-input-mode)", "attempt", n, "pid", c.pid)
+	return nil
+}
+
+// breakChain is the per-kd state of the pipes chain.
 type breakChain struct {
 	log   hclog.Logger
 	pid   int

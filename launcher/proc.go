@@ -40,6 +40,9 @@ type Spec struct {
 	Args []string // arguments, without argv[0]
 	Env  []string // full environment, "K=V"
 	Dir  string   // working directory ("" = current)
+	// Console is how kd gets its console on Windows (ignored elsewhere):
+	// a pseudo console by default, or pipes.
+	Console ConsoleMode
 }
 
 // ExitStatus is how a kd incarnation ended.

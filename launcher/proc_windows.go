@@ -17,10 +17,37 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// On Windows kd runs on plain anonymous pipes ("Break-in and the break box" in docs/kd-protocol.md; a ConPTY would re-render kd's output as a VT screen), in a process
-// group of its own so that CTRL+BREAK can be aimed at it, on kdlaunch's own
-// console (so that GenerateConsoleCtrlEvent reaches it), and inside a Job
-// Object that kills it when kdlaunch goes away, however that happens.
+// Start runs kd in a pseudo console where Windows has one (conpty_windows.go),
+// else, or with spec.Console == ConsolePipes, on pipes (startPipes), with a
+// warning: kd on redirected pipes is the mode of microsoft/WinDbg-Feedback
+// issue 393. A pseudo console that fails to start falls back to pipes unless
+// it was asked for by name.
+func Start(spec Spec, log hclog.Logger) (Proc, error) {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	choice, err := pseudoConsoleChoice(spec.Console)
+	if err != nil {
+		return nil, err
+	}
+	if choice.pseudo {
+		p, err := startPseudo(spec, log)
+		if err == nil || spec.Console == ConsolePseudo {
+			return p, err
+		}
+		log.Warn("kd: no pseudo console; starting it on pipes", "error", err)
+		choice.warn = PipesRisk
+	}
+	if choice.warn != "" {
+		log.Warn(choice.warn)
+	}
+	return startPipes(spec, log)
+}
+
+// On pipes kd runs on plain anonymous pipes, in a process group of its own
+// so that CTRL+BREAK can be aimed at it, on kdlaunch's own console (so that
+// GenerateConsoleCtrlEvent reaches it), and inside a Job Object that kills it
+// when kdlaunch goes away, however that happens.
 type winProc struct {
 	cmd   *exec.Cmd
 	stdin *os.File // write end of kd's stdin
@@ -38,8 +65,8 @@ type winProc struct {
 	jobOpen bool // job handle still open
 }
 
-// Start runs kd with its input and (merged) output on pipes, in a new process
-// group, and puts it in a kill-on-close Job Object.
+// startPipes runs kd with its input and (merged) output on pipes, in a new
+// process group, and puts it in a kill-on-close Job Object.
 //
 // The Job Object is assigned right after CreateProcess returns: Go's os/exec
 // has no hook between creating the process and letting it run. In that window
@@ -47,11 +74,10 @@ type winProc struct {
 // the job, and if kdlaunch died exactly then kd would survive it. kd.exe starts
 // no children at start-up, so the window only matters for wrappers such as the
 // Store "kd.exe" app alias. Closing it would take CREATE_SUSPENDED plus a
-// thread enumeration to resume the process, which Go does not offer either.
-func Start(spec Spec, log hclog.Logger) (Proc, error) {
-	if log == nil {
-		log = hclog.NewNullLogger()
-	}
+// thread enumeration to resume the process, which Go does not offer either
+// (the pseudo console path, which calls CreateProcess itself, has no such
+// window).
+func startPipes(spec Spec, log hclog.Logger) (Proc, error) {
 	path, err := absExecutable(spec.Path)
 	if err != nil {
 		return nil, err

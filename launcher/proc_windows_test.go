@@ -278,46 +278,122 @@ func fakeEnv(state string, extra ...string) []string {
 	return append(env, extra...)
 }
 
+// wineConsoleBreak is why the 0x03 break-in is not run under Wine.
+const wineConsoleBreak = "Wine 8.0: a CTRL+C typed into a pseudo console ends the Go program on it " +
+	"(exit code 0, whatever its console mode or handlers), so the fake cannot take a 0x03 break there; Windows runs this"
+
 // TestWindowsFakeKDSession walks one whole kd session through the process
-// layer: start, connection, break-in, the breakpoint script, hits, a second
-// break, the safe stop (bc *, g, CTRL+B ENTER) and kd's exit.
+// layer, on pipes and in a pseudo console: start, connection, break-in, the
+// breakpoint script, hits, a second break, the safe stop (bc *, g, CTRL+B
+// ENTER) and kd's exit.
 func TestWindowsFakeKDSession(t *testing.T) {
 	fake := setupWindows(t)
+	for _, mode := range []ConsoleMode{ConsolePipes, ConsolePseudo} {
+		t.Run(string(mode), func(t *testing.T) {
+			if _, err := pseudoConsoleChoice(mode); err != nil {
+				t.Skipf("%v", err)
+			}
+			if mode == ConsolePseudo && wintest.WineVersion() != "" {
+				t.Skip(wineConsoleBreak)
+			}
+			fakeKDSession(t, fake, mode, "")
+		})
+	}
+}
+
+// TestWindowsDebugLogSameInBothModes: kd's own debug log, which kd writes
+// itself, is the same bytes on pipes and in a pseudo console for the same
+// session. The session starts at the fake's initial breakpoint, so that it
+// needs no break-in (see wineConsoleBreak), and ends with CTRL+B ENTER.
+func TestWindowsDebugLogSameInBothModes(t *testing.T) {
+	fake := setupWindows(t)
+	// One path for both: kd names its log file in it.
+	kdLog := filepath.Join(wintest.TempDir(t), "kd log.txt")
+	logs := map[ConsoleMode][]byte{}
+	for _, mode := range []ConsoleMode{ConsolePipes, ConsolePseudo} {
+		t.Run(string(mode), func(t *testing.T) {
+			if _, err := pseudoConsoleChoice(mode); err != nil {
+				t.Skipf("%v", err)
+			}
+			logs[mode] = fakeKDSession(t, fake, mode, kdLog)
+			if err := os.Remove(kdLog); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	pipes, pseudo := logs[ConsolePipes], logs[ConsolePseudo]
+	if pipes == nil || pseudo == nil {
+		t.Skip("not both modes ran: no log comparison")
+	}
+	if !bytes.Equal(pipes, pseudo) {
+		t.Errorf("kd's debug log differs between pipes (%d bytes) and the pseudo console (%d bytes):\n--- pipes:\n%s\n--- pseudo:\n%s",
+			len(pipes), len(pseudo), tail(string(pipes), 2000), tail(string(pseudo), 2000))
+	} else {
+		t.Logf("kd's debug log: %d bytes, identical on pipes and in the pseudo console", len(pipes))
+	}
+}
+
+// fakeKDSession runs one session in one console mode and returns kd's debug
+// log. With kdLog "", kdlaunch breaks in twice and stops safely; with a log
+// path, the target halts at the connection by itself and the session never
+// breaks in (kd quits with the target running and the breakpoint armed).
+func fakeKDSession(t *testing.T, fake string, mode ConsoleMode, kdLog string) []byte {
 	dir := wintest.TempDir(t)
 	state := filepath.Join(dir, "state.json")
+	initialBreak := kdLog != ""
+	if !initialBreak {
+		kdLog = filepath.Join(dir, "kd log.txt")
+	}
 	log, logs := testLogger(t)
 	symPath := `srv*C:\Sym Cache é*https://msdl.microsoft.com/download/symbols`
+	// A fixed number of hits, so that both modes' logs can be compared.
+	env := fakeEnv(state, "_NT_SYMBOL_PATH="+symPath, "FAKEKD_FLOOD=1", "FAKEKD_FLOOD_HITS=5")
+	if initialBreak {
+		env = append(env, "FAKEKD_INITIAL_BREAK=1")
+	}
 	spec := Spec{
-		Path: fake,
-		Args: []string{"-k", "net:port=50000,key=1.2.3.4", "-y", `C:\sym dir\x "quoted"`, "-loga", filepath.Join(dir, "kd log.txt")},
-		Env:  fakeEnv(state, "_NT_SYMBOL_PATH="+symPath),
-		Dir:  dir,
+		Path:    fake,
+		Args:    []string{"-k", "net:port=50000,key=1.2.3.4", "-y", `C:\sym dir\x "quoted"`, "-loga", kdLog},
+		Env:     env,
+		Dir:     dir,
+		Console: mode,
 	}
 	p, err := Start(spec, log)
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	defer p.Close()
-	if p.Newline() != "\r\n" {
-		t.Errorf("Newline() = %q, want CRLF", p.Newline())
+	_, pseudo := p.(*conptyProc)
+	if pseudo != (mode == ConsolePseudo) {
+		t.Fatalf("Start(Console: %q) gave a %T", mode, p)
+	}
+	wantNewline := map[ConsoleMode]string{ConsolePipes: "\r\n", ConsolePseudo: "\r"}[mode]
+	if p.Newline() != wantNewline {
+		t.Errorf("Newline() = %q, want %q", p.Newline(), wantNewline)
 	}
 	w := watch(p.Output())
 
 	at := w.waitFor(t, 0, reConnected, 15*time.Second)
 	t.Logf("connected after %d bytes of output", at)
-	breakIn(t, p, w)
+	if initialBreak {
+		w.waitFor(t, at, rePrompt, 10*time.Second)
+	} else {
+		breakIn(t, p, w)
+	}
 
 	send(t, p, `bp nt!MmAllocateSpecialPool ";kb;g"`)
 	w.waitFor(t, w.len(), rePrompt, 5*time.Second)
 	from := w.len()
 	send(t, p, "g")
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 5; i++ {
 		from = w.waitFor(t, from, reHit, 10*time.Second)
 	}
-	breakIn(t, p, w)
-	send(t, p, "bc *")
-	w.waitFor(t, w.len(), rePrompt, 5*time.Second)
-	send(t, p, "g")
+	if !initialBreak {
+		breakIn(t, p, w)
+		send(t, p, "bc *")
+		w.waitFor(t, w.len(), rePrompt, 5*time.Second)
+		send(t, p, "g")
+	}
 	time.Sleep(300 * time.Millisecond)
 	if _, err := p.Write([]byte("\x02" + p.Newline())); err != nil {
 		t.Fatalf("write CTRL+B: %v", err)
@@ -329,14 +405,24 @@ func TestWindowsFakeKDSession(t *testing.T) {
 	if !w.waitEOF(5 * time.Second) {
 		t.Errorf("kd's output did not reach EOF after it exited")
 	}
+	if strings.Contains(w.text(), "\x1b") {
+		t.Errorf("an escape sequence reached kd's output: %q", tail(w.text(), 500))
+	}
 
 	s := readFakeState(t, state)
-	if s.ExitReason != "ctrl-b" || s.Target != "running" || len(s.Breakpoints) != 0 {
-		t.Errorf("state after safe stop: exit_reason=%q target=%q breakpoints=%v; want ctrl-b, running, none",
-			s.ExitReason, s.Target, s.Breakpoints)
+	wantBreaks, wantBps := 2, 0
+	if initialBreak {
+		wantBreaks, wantBps = 0, 1
 	}
-	if s.Hits < 3 {
-		t.Errorf("state: %d hits, want >= 3", s.Hits)
+	if s.ExitReason != "ctrl-b" || s.Target != "running" || len(s.Breakpoints) != wantBps {
+		t.Errorf("state at the end: exit_reason=%q target=%q breakpoints=%v; want ctrl-b, running, %d breakpoints",
+			s.ExitReason, s.Target, s.Breakpoints, wantBps)
+	}
+	if s.Hits != 5 {
+		t.Errorf("state: %d hits, want 5", s.Hits)
+	}
+	if s.BreaksReceived != wantBreaks || s.BreaksWhileHalted != 0 {
+		t.Errorf("state: %d breaks received, %d while halted; want %d, 0", s.BreaksReceived, s.BreaksWhileHalted, wantBreaks)
 	}
 	if len(s.CommandsWhileRunning) != 0 {
 		t.Errorf("commands typed while the target ran: %q", s.CommandsWhileRunning)
@@ -351,27 +437,48 @@ func TestWindowsFakeKDSession(t *testing.T) {
 	if s.Pid != p.Pid() {
 		t.Errorf("state pid %d, Pid() %d", s.Pid, p.Pid())
 	}
-	for _, cmd := range []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "bc *"} {
+	wantCmds := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "g"}
+	if !initialBreak {
+		wantCmds = append(wantCmds, "bc *")
+	}
+	for _, cmd := range wantCmds {
 		found := false
 		for _, c := range s.Commands {
 			found = found || c == cmd
 		}
 		if !found {
-			t.Errorf("kd did not run %q (CRLF line ends?); commands: %q", cmd, s.Commands)
+			t.Errorf("kd did not run %q (line ends?); commands: %q", cmd, s.Commands)
 		}
 	}
 
-	// Every break-in step is logged; which ones ran depends on the platform.
+	// Every break-in step is logged; which ones ran depends on the mode and
+	// the platform.
 	l := logs.String()
-	if wintest.WineVersion() != "" {
-		for _, want := range []string{"CTRL+BREAK to kd's process group failed", "0x03 written to kd's input"} {
-			if !strings.Contains(l, want) {
-				t.Errorf("log lacks %q (Wine's break-in path)", want)
-			}
-		}
-	} else if !strings.Contains(l, "CTRL+BREAK sent to kd's process group") {
-		t.Errorf("log lacks the CTRL+BREAK step")
+	var want []string
+	switch {
+	case mode == ConsolePseudo && initialBreak:
+	case mode == ConsolePseudo:
+		want = []string{"CTRL+C (0x03) typed into kd's pseudo console"}
+	case initialBreak:
+		want = []string{"runs on redirected pipes"}
+	case wintest.WineVersion() != "":
+		want = []string{"CTRL+BREAK to kd's process group failed", "0x03 written to kd's input", "runs on redirected pipes"}
+	default:
+		want = []string{"CTRL+BREAK sent to kd's process group", "runs on redirected pipes"}
 	}
+	for _, w := range want {
+		if !strings.Contains(l, w) {
+			t.Errorf("log lacks %q", w)
+		}
+	}
+	if mode == ConsolePseudo && strings.Contains(l, "redirected pipes") {
+		t.Errorf("the pipes warning was given in a pseudo console")
+	}
+	b, err := os.ReadFile(kdLog)
+	if err != nil {
+		t.Fatalf("kd's debug log: %v", err)
+	}
+	return b
 }
 
 // TestWindowsSelfInterruptSuppressed checks break-in step 2: the CTRL+C
@@ -434,14 +541,25 @@ func TestWindowsSelfInterruptSuppressed(t *testing.T) {
 
 // TestWindowsCloseKillsJob: closing the Job Object handle (what happens
 // when kdlaunch dies, however it dies) ends kd; Kill ends it with exit
-// code 1.
+// code 1. On pipes and in a pseudo console.
 func TestWindowsCloseKillsJob(t *testing.T) {
 	fake := setupWindows(t)
+	for _, mode := range []ConsoleMode{ConsolePipes, ConsolePseudo} {
+		t.Run(string(mode), func(t *testing.T) {
+			if _, err := pseudoConsoleChoice(mode); err != nil {
+				t.Skipf("%v", err)
+			}
+			closeKillsJob(t, fake, mode)
+		})
+	}
+}
+
+func closeKillsJob(t *testing.T, fake string, mode ConsoleMode) {
 	log, _ := testLogger(t)
 	dir := wintest.TempDir(t)
 	state := filepath.Join(dir, "a.json")
 
-	p, err := Start(Spec{Path: fake, Args: []string{"-k", `com:pipe,port=\\.\pipe\kd_x,resets=0`}, Env: fakeEnv(state)}, log)
+	p, err := Start(Spec{Path: fake, Args: []string{"-k", `com:pipe,port=\\.\pipe\kd_x,resets=0`}, Env: fakeEnv(state), Console: mode}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,17 +568,27 @@ func TestWindowsCloseKillsJob(t *testing.T) {
 	pid := p.Pid()
 	// Close only the job handle: kd's input stays open, so kd cannot be
 	// leaving on end-of-input; only the job can end it.
-	wp := p.(*winProc)
-	wp.mu.Lock()
-	if !wp.jobOpen {
-		wp.mu.Unlock()
+	var mu *sync.Mutex
+	var job *windows.Handle
+	var open *bool
+	switch wp := p.(type) {
+	case *winProc:
+		mu, job, open = &wp.mu, &wp.job, &wp.jobOpen
+	case *conptyProc:
+		mu, job, open = &wp.mu, &wp.job, &wp.jobOpen
+	default:
+		t.Fatalf("Start gave a %T", p)
+	}
+	mu.Lock()
+	if !*open {
+		mu.Unlock()
 		t.Fatal("kd is not in a Job Object")
 	}
-	if err := windows.CloseHandle(wp.job); err != nil {
+	if err := windows.CloseHandle(*job); err != nil {
 		t.Errorf("close job handle: %v", err)
 	}
-	wp.jobOpen = false
-	wp.mu.Unlock()
+	*open = false
+	mu.Unlock()
 	if gone, err := processGone(pid, 5*time.Second); !gone {
 		t.Fatalf("kd (pid %d) survived closing its Job Object (%v)", pid, err)
 	}
@@ -469,11 +597,14 @@ func TestWindowsCloseKillsJob(t *testing.T) {
 	}
 	st := waitExit(t, p, 5*time.Second)
 	t.Logf("kd killed by kill-on-close: %s", st)
+	if !w.waitEOF(5 * time.Second) {
+		t.Errorf("kd's output did not end after kd was killed")
+	}
 	if err := p.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
 
-	p, err = Start(Spec{Path: fake, Env: fakeEnv(filepath.Join(dir, "b.json"))}, log)
+	p, err = Start(Spec{Path: fake, Env: fakeEnv(filepath.Join(dir, "b.json")), Console: mode}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,32 +621,49 @@ func TestWindowsCloseKillsJob(t *testing.T) {
 }
 
 // TestWindowsCrashExitCodeIsNTSTATUS: kd dying with an NTSTATUS shows it in
-// hex, and a relative program path is resolved before CreateProcess.
+// hex, on pipes and in a pseudo console, and a relative program path is
+// resolved before CreateProcess. The fake halts at the connection by itself
+// (no break-in: see wineConsoleBreak).
 func TestWindowsCrashExitCodeIsNTSTATUS(t *testing.T) {
 	fake := setupWindows(t)
+	for _, mode := range []ConsoleMode{ConsolePipes, ConsolePseudo} {
+		t.Run(string(mode), func(t *testing.T) {
+			if _, err := pseudoConsoleChoice(mode); err != nil {
+				t.Skipf("%v", err)
+			}
+			crashExitCode(t, fake, mode)
+		})
+	}
+}
+
+func crashExitCode(t *testing.T, fake string, mode ConsoleMode) {
 	log, _ := testLogger(t)
 	dir := wintest.TempDir(t)
 	state := filepath.Join(dir, "s.json")
 	t.Chdir(filepath.Dir(fake))
 
 	p, err := Start(Spec{
-		Path: `.\` + filepath.Base(fake),
-		Args: []string{"-k", "net:port=50000,key=1.2.3.4"},
-		Env:  fakeEnv(state, "FAKEKD_CRASH_AFTER_HITS=2", "FAKEKD_CRASH_CODE=0xC0000005"),
+		Path:    `.\` + filepath.Base(fake),
+		Args:    []string{"-k", "net:port=50000,key=1.2.3.4"},
+		Env:     fakeEnv(state, "FAKEKD_CRASH_AFTER_HITS=2", "FAKEKD_CRASH_CODE=0xC0000005", "FAKEKD_INITIAL_BREAK=1"),
+		Console: mode,
 	}, log)
 	if err != nil {
 		t.Fatalf("Start with a relative path: %v", err)
 	}
 	defer p.Close()
 	w := watch(p.Output())
-	w.waitFor(t, 0, reConnected, 15*time.Second)
-	breakIn(t, p, w)
+	at := w.waitFor(t, 0, reConnected, 15*time.Second)
+	w.waitFor(t, at, rePrompt, 10*time.Second)
 	send(t, p, `bp nt!MmAllocateSpecialPool ";kb;g"`)
 	w.waitFor(t, w.len(), rePrompt, 5*time.Second)
 	send(t, p, "g")
 	st := waitExit(t, p, 15*time.Second)
 	if uint32(st.Code) != 0xC0000005 || st.String() != "exit code 0xC0000005" {
 		t.Errorf("crash exit: %+v (%s), want exit code 0xC0000005", st, st)
+	}
+	if !w.waitEOF(5 * time.Second) {
+		t.Errorf("kd's output did not end after kd crashed")
 	}
 	if s := readFakeState(t, state); s.ExitReason != "crash" {
 		t.Errorf("state exit_reason = %q, want crash", s.ExitReason)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kdlaunch/kdlaunch/plural"
 	"github.com/kdlaunch/kdlaunch/script"
 	"github.com/kdlaunch/kdlaunch/stacks"
 )
@@ -236,11 +237,11 @@ func writeExtras(line func(string, ...any), r *Report, opt WriteOptions, width i
 				line("%s%s", prefix, fitFrame(f, width-len(prefix)))
 			}
 			if n < len(s.Frames) {
-				line("          ... %d more frames", len(s.Frames)-n)
+				line("          ... %s", plural.N(int64(len(s.Frames)-n), "more frame", "more frames"))
 			}
 		}
 		if len(shown) < len(r.FreeStacks) {
-			line("... %d more free stacks; --top 0 shows all", len(r.FreeStacks)-len(shown))
+			line("... %s; --top 0 shows all", plural.N(int64(len(r.FreeStacks)-len(shown)), "more free stack", "more free stacks"))
 		}
 	}
 }

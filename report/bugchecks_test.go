@@ -165,7 +165,7 @@ func TestHitsOnFreesHaveStacks(t *testing.T) {
 	a.AddHits(1)
 	tab.Reset()
 	WriteTable(&tab, a.Report(nil), WriteOptions{})
-	if !strings.Contains(tab.String(), "note: 1 hits have no readable stack") {
+	if !strings.Contains(tab.String(), "note: 1 hit has no readable stack") {
 		t.Errorf("table:\n%s", tab.String())
 	}
 }

@@ -25,12 +25,18 @@ type FollowOptions struct {
 	// terminal that honours ANSI escapes should get them, and the caller,
 	// which owns the console, decides (nil: no clearing, plain output).
 	Clear *bool
+	// Writing reports whether a writer (kdlaunch run, which holds a lock
+	// on its log for the whole run) still has the log open; nil means it
+	// cannot be told. Once a writer was seen and has let go, Follow draws
+	// the final count, says so and returns.
+	Writing func(path string) (bool, error)
 }
 
 // Follow tails the log at path while kd (kdlaunch run) is still writing it,
 // and every interval redraws the top stacks and the hit rate on w, until
-// ctx is cancelled; then it draws a last time and returns nil. The file may
-// not exist yet; if it is truncated or replaced, counting starts over. On a
+// ctx is cancelled or the writer has finished (opt.Writing); then it draws a
+// last time and returns nil. The file may not exist yet (it says it waits
+// for it); if it is truncated or replaced, counting starts over. On a
 // terminal the screen is cleared before each redraw, elsewhere a separator
 // line is printed.
 func Follow(ctx context.Context, path string, interval time.Duration, w io.Writer, opt FollowOptions) error {
@@ -74,6 +80,16 @@ func Follow(ctx context.Context, path string, interval time.Duration, w io.Write
 				fl.close()
 				return err
 			}
+			if fl.writerFinished(opt.Writing) {
+				if err := fl.read(); err != nil {
+					fl.close()
+					return err
+				}
+				fl.draw(w, clear, skip, opt)
+				head, tail := "kdlaunch run has finished writing ", ": these counts are final"
+				fmt.Fprintln(w, head+fitFrame(fl.path, widthOf(opt.Width)-len(head)-len(tail))+tail)
+				return fl.close()
+			}
 		case <-redraw.C:
 			fl.draw(w, clear, skip, opt)
 		}
@@ -90,12 +106,30 @@ type follower struct {
 	tail *stacks.Tail
 	note string
 
+	writer    bool // a writer was seen holding the log
 	drawn     bool // drawn at least once since the last reset
 	waiting   bool // the file does not exist (yet)
 	baseTime  time.Time
 	baseCount int // hits already in the log at the first draw
 	lastDraw  time.Time
 	lastCount int
+}
+
+// writerFinished reports whether a writer that was seen holding the log
+// has let go of it. A failing probe counts as no news.
+func (fl *follower) writerFinished(writing func(string) (bool, error)) bool {
+	if writing == nil || fl.waiting {
+		return false
+	}
+	busy, err := writing(fl.path)
+	if err != nil {
+		return false
+	}
+	if busy {
+		fl.writer = true
+		return false
+	}
+	return fl.writer
 }
 
 func (fl *follower) reset() {
@@ -177,6 +211,19 @@ func (fl *follower) restart(why string) {
 }
 
 func (fl *follower) draw(w io.Writer, clear bool, skip *Skip, opt FollowOptions) {
+	width := widthOf(opt.Width)
+	now := time.Now()
+	if fl.waiting {
+		// Nothing to count yet: one line, not an empty table.
+		if !clear {
+			fmt.Fprintf(w, "---- %s ----\n", now.Format("15:04:05"))
+		} else {
+			io.WriteString(w, "\x1b[H\x1b[2J")
+		}
+		head, tail := now.Format("15:04:05")+"  waiting for ", " to appear (Ctrl+C stops)"
+		fmt.Fprintln(w, head+fitFrame(fl.path, width-len(head)-len(tail))+tail)
+		return
+	}
 	snap := fl.agg
 	if p, ok := fl.tail.Pending(); ok {
 		snap = fl.agg.Clone()
@@ -185,7 +232,6 @@ func (fl *follower) draw(w io.Writer, clear bool, skip *Skip, opt FollowOptions)
 	snap.hits = fl.tail.Hits()
 	r := snap.Report(skip)
 
-	now := time.Now()
 	count := r.Hits
 	if count == 0 {
 		count = r.StacksTotal
@@ -201,7 +247,6 @@ func (fl *follower) draw(w io.Writer, clear bool, skip *Skip, opt FollowOptions)
 	}
 	fl.lastDraw, fl.lastCount = now, count
 
-	width := widthOf(opt.Width)
 	if clear {
 		io.WriteString(w, "\x1b[H\x1b[2J")
 	} else {
@@ -211,9 +256,6 @@ func (fl *follower) draw(w io.Writer, clear bool, skip *Skip, opt FollowOptions)
 	tail := "  (Ctrl+C stops)"
 	fmt.Fprintln(w, head+fitFrame(fl.path, width-len(head)-len(tail))+tail)
 	fmt.Fprintln(w, fit(rates, width))
-	if fl.waiting {
-		fmt.Fprintln(w, fit("waiting for the log to appear", width))
-	}
 	if fl.note != "" {
 		fmt.Fprintln(w, fit(fl.note, width))
 	}

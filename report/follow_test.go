@@ -87,7 +87,11 @@ func TestFollow(t *testing.T) {
 		done <- Follow(ctx, path, 40*time.Millisecond, out, FollowOptions{Top: 3, Poll: 10 * time.Millisecond, Clear: &no})
 	}()
 
-	waitFor(t, out, "waiting for the log to appear")
+	waitFor(t, out, " to appear (Ctrl+C stops)")
+	waitFor(t, out, "---- ") // a second frame while waiting
+	if s := out.String(); strings.Contains(s, "No stacks found") || strings.Contains(s, "0 stacks") {
+		t.Errorf("an empty table while the log does not exist:\n%s", s)
+	}
 
 	// The file appears with the preamble and two hits, the second one cut
 	// in the middle of a line.
@@ -106,7 +110,7 @@ func TestFollow(t *testing.T) {
 	if err := os.WriteFile(path, []byte(parts[1]), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, out, "1 stacks, 1 unique, 1 breakpoint hits")
+	waitFor(t, out, "1 stack, 1 unique, 1 breakpoint hit")
 
 	cancel()
 	select {
@@ -151,7 +155,7 @@ func TestFollowReplaced(t *testing.T) {
 	if !strings.Contains(out.String(), "\x1b[H\x1b[2J") {
 		t.Error("no screen clear with Clear=true")
 	}
-	if s := out.String(); !strings.Contains(s[strings.LastIndex(s, "\x1b[H"):], "1 stacks, 1 unique, 1 breakpoint hits") {
+	if s := out.String(); !strings.Contains(s[strings.LastIndex(s, "\x1b[H"):], "1 stack, 1 unique, 1 breakpoint hit") {
 		t.Errorf("after replacement:\n%s", s[strings.LastIndex(s, "\x1b[H"):])
 	}
 }
@@ -181,5 +185,83 @@ func TestFollowErrors(t *testing.T) {
 	err = Follow(ctx, dir, 20*time.Millisecond, &syncBuffer{}, FollowOptions{})
 	if err == nil || !strings.Contains(err.Error(), "is a directory") {
 		t.Errorf("directory: %v", err)
+	}
+}
+
+// A writer (kdlaunch run) that holds the log and lets go: Follow says the
+// counts are final and returns by itself.
+func TestFollowWriterFinished(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "debug.log")
+	parts := hitBlocks(t)
+	appendFile(t, path, parts[0]+parts[1])
+	var mu sync.Mutex
+	writing, probed := true, 0
+	probe := func(p string) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if p != path {
+			t.Errorf("probed %q, want %q", p, path)
+		}
+		probed++
+		return writing, nil
+	}
+	out := &syncBuffer{}
+	no := false
+	done := make(chan error, 1)
+	go func() {
+		done <- Follow(context.Background(), path, 40*time.Millisecond, out, FollowOptions{Poll: 10 * time.Millisecond, Clear: &no, Writing: probe})
+	}()
+	waitFor(t, out, "1 stack, 1 unique, 1 breakpoint hit")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := probed
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the writer probe was never called")
+		}
+	}
+	// The run's last hit, then its lock is released.
+	appendFile(t, path, parts[2])
+	mu.Lock()
+	writing = false
+	mu.Unlock()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow did not notice the writer finished")
+	}
+	last := out.lastFrame()
+	if !strings.Contains(last, "2 stacks, 1 unique, 2 breakpoint hits") || !strings.Contains(last, "has finished writing") {
+		t.Errorf("final frame:\n%s", last)
+	}
+}
+
+// A log nobody holds (an old one, before run starts) is followed until
+// Ctrl+C: only a writer seen and gone ends following.
+func TestFollowNoWriterYet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "debug.log")
+	appendFile(t, path, hitBlocks(t)[1])
+	out := &syncBuffer{}
+	no := false
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Follow(ctx, path, 20*time.Millisecond, out, FollowOptions{Poll: 5 * time.Millisecond, Clear: &no, Writing: func(string) (bool, error) { return false, nil }})
+	}()
+	waitFor(t, out, "1 stack,")
+	waitFor(t, out, "hit rate: 0.0/min")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "has finished") {
+		t.Error("finished without a writer")
 	}
 }

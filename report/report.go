@@ -73,7 +73,8 @@ func (a *Aggregator) Clone() *Aggregator {
 
 // Report is the result, in the shape of the JSON contract:
 //
-//	{"stacks_total": N, "unique_stacks": U,
+//	{"stacks_total": N, "unique_stacks": U, "breakpoint_hits": H,
+//	 "tag": "Ddk", "strategy": "special-pool",
 //	 "stacks": [{"count": n, "percent": p, "culprit": "mod!fn+0x12",
 //	             "frames": ["innermost", "...", "outermost"]}],
 //	 "modules": [{"module": "mod", "count": n}],
@@ -87,17 +88,21 @@ func (a *Aggregator) Clone() *Aggregator {
 // (the culprits' modules) likewise. Percentages are of stacks_total,
 // rounded to two decimals.
 type Report struct {
-	StacksTotal  int           `json:"stacks_total"`
-	UniqueStacks int           `json:"unique_stacks"`
-	Stacks       []StackCount  `json:"stacks"`
-	Modules      []ModuleCount `json:"modules"`
+	StacksTotal  int `json:"stacks_total"`
+	UniqueStacks int `json:"unique_stacks"`
+	// Hits counts "Breakpoint N hit" lines: more hits than stacks means
+	// stacks were cut off or not printed with kb.
+	Hits int `json:"breakpoint_hits"`
+	// Tag and Strategy are what the hunt was for and how it broke in, when
+	// the log (HeadFacts) or a flag tells.
+	Tag      string        `json:"tag,omitempty"`
+	Strategy string        `json:"strategy,omitempty"`
+	Stacks   []StackCount  `json:"stacks"`
+	Modules  []ModuleCount `json:"modules"`
 
 	BugChecks  []BugCheckReport `json:"bugchecks"`
 	FreesTotal int              `json:"frees_total"`
 	FreeStacks []FreeStack      `json:"free_stacks"`
-
-	// Hits counts "Breakpoint N hit" lines; it is not part of the JSON.
-	Hits int `json:"-"`
 }
 
 // StackCount is one distinct stack.

@@ -145,7 +145,7 @@ func TestJSONContract(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if keys := sortedKeys(doc); !reflect.DeepEqual(keys, []string{"bugchecks", "free_stacks", "frees_total", "modules", "stacks", "stacks_total", "unique_stacks"}) {
+	if keys := sortedKeys(doc); !reflect.DeepEqual(keys, []string{"breakpoint_hits", "bugchecks", "free_stacks", "frees_total", "modules", "stacks", "stacks_total", "unique_stacks"}) {
 		t.Fatalf("top-level keys %v", keys)
 	}
 	if doc["stacks_total"] != 10.0 || doc["unique_stacks"] != 5.0 {
@@ -185,7 +185,7 @@ func TestJSONContract(t *testing.T) {
 	if err := WriteJSON(&buf, NewAggregator().Report(nil)); err != nil {
 		t.Fatal(err)
 	}
-	want := "{\n  \"stacks_total\": 0,\n  \"unique_stacks\": 0,\n  \"stacks\": [],\n  \"modules\": [],\n  \"bugchecks\": [],\n  \"frees_total\": 0,\n  \"free_stacks\": []\n}\n"
+	want := "{\n  \"stacks_total\": 0,\n  \"unique_stacks\": 0,\n  \"breakpoint_hits\": 0,\n  \"stacks\": [],\n  \"modules\": [],\n  \"bugchecks\": [],\n  \"frees_total\": 0,\n  \"free_stacks\": []\n}\n"
 	if buf.String() != want {
 		t.Errorf("empty report JSON:\n%s\nwant\n%s", buf.String(), want)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -85,7 +86,8 @@ func foldedFrame(f string) string {
 }
 
 // Profile converts r to a pprof profile: sample type hits/count, one sample
-// per distinct stack (value = its count, label "culprit"), one Location and
+// per distinct stack (value = its count, labels "culprit" and "module", for
+// go tool pprof -tags and -tagfocus), one Location and
 // Function per distinct frame (Function.Name is the frame, Function.Filename
 // its module) and one Mapping per module (already symbolized).
 func Profile(r *Report) *profile.Profile {
@@ -102,7 +104,7 @@ func Profile(r *Report) *profile.Profile {
 	for _, s := range r.Stacks {
 		sample := &profile.Sample{
 			Value: []int64{int64(s.Count)},
-			Label: map[string][]string{"culprit": {s.Culprit}},
+			Label: map[string][]string{"culprit": {s.Culprit}, "module": {Module(s.Culprit)}},
 		}
 		for _, f := range s.Frames {
 			loc := locs[f]
@@ -162,11 +164,14 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	}
 	hits := ""
 	if r.Hits > 0 {
-		hits = fmt.Sprintf(", %d breakpoint hits", r.Hits)
+		hits = ", " + plural.N(int64(r.Hits), "breakpoint hit", "breakpoint hits")
 	}
-	line("%d stacks, %d unique%s", r.StacksTotal, r.UniqueStacks, hits)
+	line("%s, %d unique%s", plural.S(int64(r.StacksTotal), "stack"), r.UniqueStacks, hits)
 	if read := r.StacksTotal + r.FreesTotal; r.Hits > read {
-		line("note: %d hits have no readable stack (cut off, or not kb output)", r.Hits-read)
+		line("note: %s no readable stack (cut off, or not kb output)", plural.N(int64(r.Hits-read), "hit has", "hits have"))
+	}
+	if warn := UnresolvedWarning(r); warn != "" {
+		line("%s", warn)
 	}
 	if r.StacksTotal == 0 {
 		if r.FreesTotal == 0 && len(r.BugChecks) == 0 {
@@ -185,6 +190,9 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 		line("")
 		head := fmt.Sprintf("#%-3d %7d %7.2f%%  culprit ", i+1, s.Count, s.Percent)
 		line("%s%s", head, fitFrame(s.Culprit, width-len(head)))
+		if hint := UnresolvedHint(s.Culprit); hint != "" {
+			wrapHint(line, "      hint: ", hint, width)
+		}
 		culprit := 0
 		for culprit < len(s.Frames)-1 && s.Frames[culprit] != s.Culprit {
 			culprit++
@@ -202,7 +210,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 			line("%s%s", prefix, fitFrame(f, width-len(prefix)))
 		}
 		if shown < len(s.Frames) {
-			line("          ... %d more frames", len(s.Frames)-shown)
+			line("          ... %s", plural.N(int64(len(s.Frames)-shown), "more frame", "more frames"))
 		}
 	}
 	if rest := r.Stacks[len(shown):]; len(rest) > 0 {
@@ -211,7 +219,7 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 			n += s.Count
 		}
 		line("")
-		line("... %d more stacks, seen %d times (%.2f%%); --top 0 shows all", len(rest), n, percent(n, r.StacksTotal))
+		line("... %s, seen %s (%.2f%%); --top 0 shows all", plural.N(int64(len(rest)), "more stack", "more stacks"), plural.Times(int64(n)), percent(n, r.StacksTotal))
 	}
 	line("")
 	line("Culprit modules")
@@ -221,6 +229,24 @@ func WriteTable(w io.Writer, r *Report, opt WriteOptions) error {
 	}
 	writeExtras(line, r, opt, width)
 	return bw.Flush()
+}
+
+// wrapHint writes text after prefix, broken at spaces so no line is wider
+// than width; continuation lines are indented like the first.
+func wrapHint(line func(string, ...any), prefix, text string, width int) {
+	indent := strings.Repeat(" ", len(prefix))
+	cur := prefix
+	for _, word := range strings.Fields(text) {
+		if len(cur) > len(indent) && len(cur)+1+len(word) > width {
+			line("%s", cur)
+			cur = indent
+		}
+		if len(cur) > len(indent) && cur != prefix {
+			cur += " "
+		}
+		cur += word
+	}
+	line("%s", cur)
 }
 
 // fit cuts s to width runes.

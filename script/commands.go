@@ -8,7 +8,7 @@ import (
 )
 
 // CtrlB is CTRL+B: followed by ENTER it makes kd exit without touching the
-// target, which keeps running ("Break-in and the break box" in docs/kd-protocol.md, 2.3). "q" would leave it locked.
+// target, which keeps running ("Leaving kd: CTRL+B ENTER" in docs/kd-protocol.md). "q" would leave it locked.
 const CtrlB = "\x02"
 
 // MarkerPrefix starts every completion marker. It is unusual enough never to

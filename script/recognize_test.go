@@ -39,8 +39,9 @@ func TestPromptLen(t *testing.T) {
 	}
 }
 
-// Lines as real kd prints them ("Banners and connection lines" and the
-// sections after it in docs/kd-protocol.md).
+// Lines as real kd prints them (docs/kd-protocol.md, sections "Banners and connection
+// lines", "Breakpoint hits", "Breaks", "Reboot and shutdown", "Transport lost and
+// resync", "Bug checks" and "Remote server transports").
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		line string

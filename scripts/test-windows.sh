@@ -87,6 +87,16 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
 	phase "Wine prefix ready" "$t0"
 fi
 
+# Wine 8.0 tells a Go program it runs on Windows 7 (build 7601) unless the
+# prefix says otherwise; kdlaunch only uses a pseudo console from build 17763
+# on, and Wine's (CreatePseudoConsole, conhost) is there: claim Windows 10 so
+# that the pseudo console path runs too.
+if ! grep -q '"Version"="win10"' "$WINEPREFIX/user.reg" 2>/dev/null; then
+	"$wine" reg add 'HKCU\Software\Wine' /v Version /d win10 /f </dev/null >>"$work/wineboot.log" 2>&1 ||
+		die "could not set the Wine prefix's Windows version (log: $work/wineboot.log)"
+	"$wineserver" -w >/dev/null 2>&1 || true # user.reg is written when the server exits
+fi
+
 dll="$work/bcryptprimitives.dll"
 src="$root/scripts/wine/processprng.c"
 def="$root/scripts/wine/processprng.def"

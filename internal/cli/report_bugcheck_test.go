@@ -40,7 +40,7 @@ func TestReportBugCheckLog(t *testing.T) {
 	}
 
 	code, out, errs = runMain(t, "report", "--format", "folded", log)
-	if code != 0 || strings.Contains(out, "KeBugCheck") || !strings.HasSuffix(strings.TrimSpace(out), " 3") || !strings.Contains(errs, "1 bug checks in the logs, not counted as allocations") {
+	if code != 0 || strings.Contains(out, "KeBugCheck") || !strings.HasSuffix(strings.TrimSpace(out), " 3") || !strings.Contains(errs, "1 bug check in the logs, not counted as allocations") {
 		t.Errorf("folded: %q, stderr %q", out, errs)
 	}
 }

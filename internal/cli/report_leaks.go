@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 
+	"github.com/kdlaunch/kdlaunch/htmlreport"
 	"github.com/kdlaunch/kdlaunch/leaks"
 	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/report"
@@ -32,7 +33,7 @@ func isLeakLog(head []byte) bool { return bytes.Contains(head, []byte(records.Pr
 // runLeaks reports the logs as leak logs if they are. handled is false for
 // plain allocation logs, which report as before; stdin is then the reader
 // to use for "-" (it holds what was looked at).
-func (c *ReportCmd) runLeaks(stdin io.Reader, stdout io.Writer, skip *report.Skip, format string) (handled bool, _ io.Reader, err error) {
+func (c *ReportCmd) runLeaks(stdin io.Reader, stdout, stderr io.Writer, skip *report.Skip, format string) (handled bool, _ io.Reader, err error) {
 	kinds := make([]bool, len(c.Logs))
 	var br *bufio.Reader
 	anyLeak, anyPlain := false, false
@@ -76,11 +77,15 @@ func (c *ReportCmd) runLeaks(stdin io.Reader, stdout io.Writer, skip *report.Ski
 	}
 	r := report.NewLeakReport(tr.Result(), skip)
 	opt := report.LeakWriteOptions{WriteOptions: report.WriteOptions{Top: c.Top}, Folded: c.FoldedValue}
+	write := func(w io.Writer) error { return report.WriteLeak(w, r, format, opt) }
+	if format == "html" {
+		write = func(w io.Writer) error { return htmlreport.Write(w, leakPage(r, skip, c.Logs)) }
+	}
 	if c.Output == "" || c.Output == "-" {
 		if format == "pprof" && report.IsTerminal(stdout) {
 			return true, stdin, errors.New("report: --format pprof is binary: use -o FILE or redirect standard output")
 		}
-		if err := report.WriteLeak(stdout, r, format, opt); err != nil {
+		if err := write(stdout); err != nil {
 			return true, stdin, fmt.Errorf("report: write: %w", err)
 		}
 		return true, stdin, nil
@@ -89,7 +94,7 @@ func (c *ReportCmd) runLeaks(stdin io.Reader, stdout io.Writer, skip *report.Ski
 	if fi, err := os.Stat(c.Output); err == nil {
 		perm = fi.Mode().Perm()
 	}
-	if err := writeFileAtomic(c.Output, perm, func(w io.Writer) error { return report.WriteLeak(w, r, format, opt) }); err != nil {
+	if err := writeOutput(stderr, c.Output, perm, write); err != nil {
 		return true, stdin, fmt.Errorf("report: write %s: %w", c.Output, err)
 	}
 	return true, stdin, nil

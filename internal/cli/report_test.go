@@ -170,8 +170,8 @@ func TestReportErrors(t *testing.T) {
 		{ReportCmd{Logs: []string{log}, Skip: []string{"!x"}}, "report: --skip: bad skip pattern"},
 		{ReportCmd{Logs: []string{log, log}, Follow: true}, "report: --follow takes exactly one log file"},
 		{ReportCmd{Logs: []string{log}, Follow: true, Format: "json"}, "report: --follow draws a table"},
-		{ReportCmd{Logs: []string{log}, Output: filepath.Join(dir, "no", "such", "dir", "r.txt")}, "report: -o " + filepath.Join(dir, "no", "such", "dir", "r.txt") + ": folder " + filepath.Join(dir, "no", "such", "dir") + " does not exist"},
-		{ReportCmd{Logs: []string{log}, Output: dir}, "report: -o " + dir + " is a directory"},
+		{ReportCmd{Logs: []string{log}, Output: filepath.Join(log, "r.txt")}, "report: -o " + filepath.Join(log, "r.txt") + ": " + log + " is not a folder"},
+		{ReportCmd{Logs: []string{log}, Output: dir}, "report: -o " + dir + ": is a folder"},
 		{ReportCmd{Logs: []string{binLog}}, "report: " + binLog + " looks binary, not a kd log"},
 	}
 	for _, c := range cases {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,12 +16,15 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/exitcode"
 	"github.com/kdlaunch/kdlaunch/internal/statusline"
 	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/launcher"
+	"github.com/kdlaunch/kdlaunch/outfile"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/redact"
 	"github.com/kdlaunch/kdlaunch/remote"
+	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/script"
 	"github.com/kdlaunch/kdlaunch/transcript"
 )
@@ -46,8 +50,11 @@ type RunCmd struct {
 	MaxRate        *float64        `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
 	ConnectTimeout string          `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
 	Transcript     string          `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
-	LogLevel       string          `help:"kdlaunch's own log level on stderr: trace, debug, info, warn, error." default:"warn" enum:"trace,debug,info,warn,error"`
-	DryRun         bool            `help:"Print the kd command line and environment (secrets masked) and exit, writing nothing."`
+	LogLevel       string          `help:"Add kdlaunch's diagnostic log at this level to stderr, in the same kdlaunch: form as its messages: trace, debug, info, warn, error, or off." default:"off" enum:"trace,debug,info,warn,error,off"`
+	Quiet          bool            `short:"q" help:"Keep kd's output off the terminal: it still goes to the log and the transcript; kdlaunch's own messages stay on stderr."`
+	Progress       time.Duration   `help:"Where stdout is not a terminal, print a progress line (hits, rate, top culprit) this often; 0 turns it off." default:"5m" placeholder:"D"`
+	DryRun         bool            `help:"Preview, writing nothing and needing no kd: where kd is looked for and which is used, its command line and environment (secrets masked), and what is typed at the connection and at the stop."`
+	Console        string          `help:"Windows: kd's console: auto (a pseudo console where Windows has one, else pipes), pseudo, or pipes (redirected I/O, see microsoft/WinDbg-Feedback issue 393)." placeholder:"MODE"`
 }
 
 // Run starts and supervises kd.
@@ -67,16 +74,46 @@ func (c *RunCmd) Run(s streams) error {
 	if err != nil {
 		return err
 	}
-	kd, err := launcher.FindKD(cfg.KD.Path)
+	consoleMode, err := launcher.ParseConsoleMode(cfg.KD.Console)
 	if err != nil {
+		return fmt.Errorf("%w: kd.console / --console: %v", config.ErrInvalid, err)
+	}
+	if err := launcher.CheckConsole(consoleMode); err != nil {
+		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
+	}
+	kd, err := launcher.FindKD(cfg.KD.Path)
+	var notFound *launcher.KDNotFoundError
+	switch {
+	case c.DryRun && errors.As(err, &notFound):
+		kd = "" // a preview needs no kd: dryRun says where it would look
+	case err != nil:
 		return err
 	}
 	if err := checkTranscript(cfg.KD.Transcript); err != nil {
 		return err
 	}
-	logPath, err := prepareLog(cfg.KD.Log, !c.DryRun)
+	var logPath string
+	if c.DryRun {
+		logPath, err = prepareLog(cfg.KD.Log, nil)
+	} else {
+		logPath, err = prepareLog(cfg.KD.Log, s.Err)
+	}
 	if err != nil {
 		return err
+	}
+	if c.Progress < 0 {
+		return fmt.Errorf("%w: --progress %s: give how often to print progress, e.g. 5m, or 0 for never", config.ErrInvalid, c.Progress)
+	}
+	var logStart int64 // this run's part of the log starts here
+	if fi, err := os.Stat(logPath); err == nil && !cfg.KD.FreshLog {
+		logStart = fi.Size()
+	}
+	if !c.DryRun {
+		locks, err := lockRun(cfg, logPath, s.Err)
+		if err != nil {
+			return err
+		}
+		defer locks.release()
 	}
 
 	password := cfg.Server.Password
@@ -89,15 +126,23 @@ func (c *RunCmd) Run(s streams) error {
 	args := kdArgs(cfg, password)
 	env := kdEnv(os.Environ(), cfg, logPath)
 	if c.DryRun {
-		fmt.Fprintln(s.Out, red.String(kd+" "+strings.Join(quoteArgs(args), " ")))
-		for _, e := range kdOwnEnv(cfg, logPath, 0) {
-			fmt.Fprintln(s.Out, "  "+red.String(e))
+		checks := []launcher.Command(nil)
+		if tag != nil && cfg.Target.Strategy.SpecialPool() {
+			checks = liveCheck(*tag)
 		}
+		dryRun(s.Out, dryRunPlan{
+			KD: kd, Configured: cfg.KD.Path, Args: args, Env: kdOwnEnv(cfg, logPath, 0),
+			Check: checks, Arm: arm, Disarm: disarm, Redact: red.String,
+			Plan: launcher.Plan{Check: checks, Arm: arm, Disarm: disarm, Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag)},
+		})
 		return nil
 	}
 
 	var tr *transcript.Writer
 	if cfg.KD.Transcript != "" {
+		if err := outfile.MkdirAll(filepath.Dir(cfg.KD.Transcript), 0o755, createdFolder(s.Err)); err != nil {
+			return fmt.Errorf("transcript %s: %w", cfg.KD.Transcript, err)
+		}
 		if tr, err = transcript.Open(cfg.KD.Transcript); err != nil {
 			return err
 		}
@@ -105,30 +150,34 @@ func (c *RunCmd) Run(s streams) error {
 		tr.Event("kdlaunch run: " + red.String(kd+" "+strings.Join(args, " ")))
 	}
 
-	level := hclog.LevelFromString(c.LogLevel)
-	logger := hclog.New(&hclog.LoggerOptions{Name: "kdlaunch", Level: level, Output: s.Err})
-	var console *launcher.Console
-	if vt.Enable(s.Err) {
-		console = launcher.NewConsole(s.Out, s.Err)
-	} else {
-		console = launcher.NewConsole(s.Out, nil)
+	// kd's output on stdout (none with --quiet); every message of
+	// kdlaunch's, hclog's diagnostics included, as a kdlaunch: line on
+	// stderr; the status line there too when it is a terminal.
+	opts := launcher.ConsoleOptions{KD: s.Out, Messages: s.Err}
+	if c.Quiet {
+		opts.KD = nil
 	}
+	if vt.Enable(s.Err) {
+		opts.Status = s.Err
+	}
+	console := launcher.NewConsoleWith(opts)
 	defer console.Close()
+	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.LevelFromString(c.LogLevel), Output: &hclogLines{note: console.Note}, DisableTime: true})
 
 	if cfg.Server.Transport != "none" {
 		if password == "" {
 			console.Note(fmt.Sprintf("kdlaunch: warning: kd's debugging server %s has no password: anyone who can open it controls the target's kernel (allow_unauthenticated_server = true)", cfg.Server.Transport))
 		}
-		if err := writeClient(cfg, password, console); err != nil {
+		if err := writeClient(cfg, password, console, s.Err); err != nil {
 			return err
 		}
 	}
 	console.Note(fmt.Sprintf("kdlaunch: %s, log %s; follow the hunt live with: kdlaunch report --follow %s", red.String(kd), logPath, logPath))
 
 	stats := &launcher.Stats{Started: time.Now()}
-	opts := launcher.Options{
+	lopts := launcher.Options{
 		Spec: func(n int) launcher.Spec {
-			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n)}
+			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n), Console: consoleMode}
 		},
 		Plan: launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak(),
 			Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag)},
@@ -139,7 +188,7 @@ func (c *RunCmd) Run(s streams) error {
 			Status: func(sn launcher.Snapshot) { console.Status(statusline.Text(sn)) }},
 	}
 	if tag != nil && cfg.Target.Strategy.SpecialPool() {
-		opts.Plan.Check = liveCheck(*tag)
+		lopts.Plan.Check = liveCheck(*tag)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -181,42 +230,35 @@ func (c *RunCmd) Run(s streams) error {
 		defer t.Stop()
 	}
 
-	err = launcher.Supervise(ctx, stop, opts, stats)
+	stopProgress := func() {}
+	if c.Progress > 0 && !report.IsTerminal(s.Out) {
+		stopProgress = startProgress(c.Progress, stats.Started, logPath, logStart, console.Note)
+	}
+	err = launcher.Supervise(ctx, stop, lopts, stats)
+	stopProgress()
 	console.Close()
 	if (!errors.Is(err, launcher.ErrStartFailed) && !errors.As(err, new(*script.StartError))) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
-		summary(s, stats, logPath, err)
+		summary(s, stats, logPath, logStart, err)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return &ExitError{Code: 130, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
+			return &ExitError{Code: exitcode.Interrupted, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
 		}
 		return answerExit(red.Wrap(err))
 	}
 	return nil
 }
 
-// Exit codes of runs that kd's answers ended (the same numbers as the
-// exit code table: a script can tell them apart).
-const (
-	exitStartFailed    = 4 // kd could not open the connection
-	exitUnresolved     = 5 // a breakpoint that cannot hit: nothing was armed
-	exitHaltedBugCheck = 6 // the target bug-checked and is left halted
-	exitHaltedByPerson = 7 // someone holds the target halted from the debugging server
-)
-
-// answerExit gives the errors of kd's answers their exit codes.
+// answerExit gives a target left halted (a bug check, a person's break) its
+// exit code from the table; codeOf maps script's errors of kd's answers.
 func answerExit(err error) error {
 	code := 0
 	switch {
-	case errors.As(err, new(*script.StartError)):
-		code = exitStartFailed
-	case errors.Is(err, script.ErrNotArmed), errors.As(err, new(*script.NoAllocatorError)):
-		code = exitUnresolved
 	case errors.As(err, new(*launcher.BugCheckError)):
-		code = exitHaltedBugCheck
+		code = exitcode.HaltedBugCheck
 	case errors.As(err, new(*launcher.PersonHaltError)):
-		code = exitHaltedByPerson
+		code = exitcode.HaltedByPerson
 	default:
 		return err
 	}
@@ -248,6 +290,7 @@ func (c *RunCmd) load() (*config.Config, error) {
 	set(&cfg.KD.Log, c.Log)
 	set(&cfg.KD.SymbolPath, c.SymbolPath)
 	set(&cfg.KD.Transcript, c.Transcript)
+	set(&cfg.KD.Console, c.Console)
 	set(&cfg.Server.Transport, c.Server)
 	set(&cfg.Target.Tag, c.Tag)
 	if c.Strategy != "" {
@@ -407,10 +450,10 @@ func timing(cfg *config.Config) launcher.Timing {
 
 // prepareLog makes the log path absolute, creates its folder (the batch
 // file's c:\debug often does not exist on a fresh host, and kd would then
-// run for hours logging nothing), and proves the folder is writable without
-// touching an existing log's contents. With create false (--dry-run) it
-// only refuses a folder and writes nothing.
-func prepareLog(p string, create bool) (string, error) {
+// run for hours logging nothing) with a line on stderr, and proves the
+// folder is writable without touching an existing log's contents. With
+// stderr nil (--dry-run) it only refuses a folder and writes nothing.
+func prepareLog(p string, stderr io.Writer) (string, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return "", fmt.Errorf("log %s: %w", p, err)
@@ -418,10 +461,10 @@ func prepareLog(p string, create bool) (string, error) {
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return "", fmt.Errorf("log %s is a folder: give a file name, e.g. %s", abs, filepath.Join(abs, "debug.log"))
 	}
-	if !create {
+	if stderr == nil {
 		return abs, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+	if err := outfile.MkdirAll(filepath.Dir(abs), 0o755, createdFolder(stderr)); err != nil {
 		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
 	}
 	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -446,17 +489,16 @@ func checkTranscript(p string) error {
 	return nil
 }
 
-func writeClient(cfg *config.Config, password string, console *launcher.Console) error {
+func writeClient(cfg *config.Config, password string, console *launcher.Console, stderr io.Writer) error {
 	path := cfg.Server.ClientFile
 	if path == "" {
-		id := remote.Param(cfg.Server.Transport, "pipe")
-		if id == "" {
-			id = remote.Param(cfg.Server.Transport, "port")
-		}
 		var err error
-		if path, err = remote.DefaultClientFile(id); err != nil {
+		if path, err = remote.DefaultClientFile(serverID(cfg.Server.Transport)); err != nil {
 			return err
 		}
+	}
+	if err := outfile.MkdirAll(filepath.Dir(path), 0o700, createdFolder(stderr)); err != nil {
+		return fmt.Errorf("client file %s: %w", path, err)
 	}
 	host, err := os.Hostname()
 	if err != nil || host == "" {
@@ -469,7 +511,7 @@ func writeClient(cfg *config.Config, password string, console *launcher.Console)
 	return nil
 }
 
-func summary(s streams, st *launcher.Stats, logPath string, err error) {
+func summary(s streams, st *launcher.Stats, logPath string, logStart int64, err error) {
 	el := time.Since(st.Started).Truncate(time.Second)
 	rate := 0.0
 	if secs := time.Since(st.Started).Seconds(); secs > 0 {
@@ -487,8 +529,33 @@ func summary(s streams, st *launcher.Stats, logPath string, err error) {
 	if n := len(st.Warnings); n > 0 {
 		fmt.Fprintf(s.Out, "  warnings: %d (see above)\n", n)
 	}
+	if ls, serr := summarizeLog(logPath, logStart); serr == nil && ls.Culprit != "" {
+		fmt.Fprintf(s.Out, "  culprit:  %s\n", culpritLine(ls))
+	}
 	fmt.Fprintf(s.Out, "  log:      %s\n", logPath)
+	if st.Hits == 0 {
+		// Nothing was hit (a target that never connected, say): a report
+		// of this log would only say it has no stacks.
+		return
+	}
 	fmt.Fprintf(s.Out, "  next:     kdlaunch report %s\n", quoteArg(logPath))
+}
+
+// startProgress prints a progress line every interval until the returned
+// function is called; that function returns once the goroutine has ended.
+func startProgress(every time.Duration, started time.Time, logPath string, logStart int64, note func(string)) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := time.NewTicker(every)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runProgress(ctx, t.C, started, time.Now, func() (logSummary, error) { return summarizeLog(logPath, logStart) }, note)
+	}()
+	return func() {
+		t.Stop()
+		cancel()
+		<-done
+	}
 }
 
 // setConnection applies --connect or --port/--baud (run and target-setup

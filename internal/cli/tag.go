@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kdlaunch/kdlaunch/exitcode"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/targetsetup"
 )
@@ -53,7 +54,7 @@ type tagSizeRange struct {
 func (c *TagCmd) Run(s streams) error {
 	v, err := c.view()
 	if err != nil {
-		return err
+		return &ExitError{Code: exitcode.Usage, Err: err}
 	}
 	if c.RegFile != "" {
 		if v.Kind == "off" {
@@ -64,7 +65,7 @@ func (c *TagCmd) Run(s streams) error {
 			what = "an allocation-size range (not a tag)"
 		}
 		data := targetsetup.EncodeRegFile(targetsetup.RegFile(v.DWORD, c.Underruns, what))
-		if err := writeFileReplacing(c.RegFile, data, 0o644); err != nil {
+		if err := writeFileReplacing(s.Err, c.RegFile, data, 0o644); err != nil {
 			return fmt.Errorf("--reg-file %s: %w", c.RegFile, err)
 		}
 		v.RegFile = c.RegFile
@@ -125,6 +126,9 @@ func (c *TagCmd) view() (tagView, error) {
 	}
 	t, err := pooltag.Parse(c.Tag)
 	if err != nil {
+		if _, derr := pooltag.ParseDWORD(c.Tag); derr == nil {
+			return tagView{}, fmt.Errorf("%s looks like a PoolTag value, not a tag: to turn it back into its tag, run kdlaunch tag --decode %s", c.Tag, c.Tag)
+		}
 		return tagView{}, err
 	}
 	return c.tagViewOf(t), nil
@@ -212,7 +216,9 @@ func printTagView(w io.Writer, v tagView) {
 	}
 	fmt.Fprintf(w, "\nRegistry and GFlags value (first character in the lowest byte): %s (%d)\n", v.Hex, v.DWORD)
 	fmt.Fprintf(w, "Debugger value (dd nt!MmSpecialPoolTag L1 shows it; ed takes it): %s\n", v.Debugger)
-	fmt.Fprintf(w, "A pool dump shows the characters backwards: %q\n", t.Reversed())
+	// Memory holds the characters in order; only a DWORD view (dd) and
+	// kd's character constants (ed ... ' kdD') read them backwards.
+	fmt.Fprintf(w, "In memory the characters are in order: dc and !pool show %q; only dd's DWORD view (%s) reads them backwards, as does a character constant for ed ('%s')\n", t.String(), t.Debugger(), t.Reversed())
 	fmt.Fprintln(w, "\nSpecial pool for this tag, on the target in an elevated Command Prompt, then reboot:")
 	for _, l := range v.RegAdd {
 		fmt.Fprintln(w, "  "+l)

@@ -49,11 +49,21 @@ func TestTagText(t *testing.T) {
 		`gflags /r +spp "Ddk "`,
 		`gflags /k +spp "Ddk "`,
 		"ed nt!PoolHitTag 206b6444",
-		`" kdD"`,
+		`dc and !pool show "Ddk "; only dd's DWORD view (206b6444) reads them backwards, as does a character constant for ed (' kdD')`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "pool dump shows the characters backwards") {
+		t.Error("the output still says a pool dump reads backwards (only dd's DWORD does)")
+	}
+}
+
+// A PoolTag value given as the tag is refused with the --decode hint.
+func TestTagValueHintsDecode(t *testing.T) {
+	for _, v := range []string{"0x206b6444", "206b6444", "0n543908932"} {
+		wantOneLine(t, []string{"tag", v}, "kdlaunch tag --decode "+v)
 	}
 }
 
@@ -263,8 +273,8 @@ func TestTagRegFile(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", entries)
 	}
 	// A failed write leaves the existing file alone.
-	if _, _, err := runTag(t, "Tag1", "--reg-file", filepath.Join(dir, "missing", "x.reg")); err == nil {
-		t.Error("writing into a missing directory succeeded")
+	if _, _, err := runTag(t, "Tag1", "--reg-file", filepath.Join(path, "x.reg")); err == nil {
+		t.Error("writing under a file succeeded")
 	}
 }
 
@@ -277,7 +287,6 @@ func TestTagRegFileBadPath(t *testing.T) {
 	}
 	tests := []struct{ path, want string }{
 		{dir, dir + ": is a folder"},
-		{filepath.Join(dir, "none", "x.reg"), "does not exist"},
 		{filepath.Join(keep, "x.reg"), "is not a folder"},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/outfile"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/script"
 	"github.com/kdlaunch/kdlaunch/targetsetup"
@@ -59,18 +60,18 @@ func (c *TargetSetupCmd) Run(s streams) error {
 	// Check both files first, so that a bad -o does not leave a new
 	// config behind (nor a bad --write-config a new script).
 	if c.Output != "" {
-		if err := checkTarget(c.Output, true); err != nil {
+		if err := checkTarget(c.Output, true, c.Config); err != nil {
 			return fmt.Errorf("-o %s: %w", c.Output, err)
 		}
 	}
 	if c.WriteConfig != "" {
-		if err := checkTarget(c.WriteConfig, false); err != nil {
+		if err := checkTarget(c.WriteConfig, false, c.Config); err != nil {
 			return fmt.Errorf("--write-config %s: %w", c.WriteConfig, err)
 		}
 	}
 
 	if c.WriteConfig != "" {
-		if err := writeTargetConfig(c.WriteConfig, cfg); err != nil {
+		if err := writeTargetConfig(s.Err, c.WriteConfig, cfg); err != nil {
 			return err
 		}
 		fmt.Fprintf(s.Err, "kdlaunch: wrote %s: kdlaunch run --config %s uses the same settings\n", c.WriteConfig, c.WriteConfig)
@@ -90,7 +91,7 @@ func (c *TargetSetupCmd) Run(s streams) error {
 	if holdsKey {
 		perm = 0o600
 	}
-	if err := writeFileReplacing(c.Output, []byte(targetsetup.CRLF(text)), perm); err != nil {
+	if err := writeFileReplacing(s.Err, c.Output, []byte(targetsetup.CRLF(text)), perm); err != nil {
 		return fmt.Errorf("-o %s: %w", c.Output, err)
 	}
 	if holdsKey {
@@ -139,7 +140,7 @@ type targetTOML struct {
 // writeTargetConfig writes cfg's [target] section as a config file run can
 // read. It refuses to overwrite an existing file, and the file is 0600 when
 // it holds the KDNET key.
-func writeTargetConfig(path string, cfg *config.Config) error {
+func writeTargetConfig(stderr io.Writer, path string, cfg *config.Config) error {
 	var b bytes.Buffer
 	b.WriteString("# kdlaunch lab configuration, written by kdlaunch target-setup.\n")
 	b.WriteString("# kdlaunch run --config FILE and kdlaunch target-setup --config FILE both read it,\n")
@@ -162,7 +163,7 @@ func writeTargetConfig(path string, cfg *config.Config) error {
 	if cfg.NetKey() != "" {
 		perm = 0o600
 	}
-	if err := writeFileNew(path, b.Bytes(), perm); err != nil {
+	if err := writeFileNew(stderr, path, b.Bytes(), perm); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("--write-config %s: the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first", path)
 		}
@@ -171,88 +172,37 @@ func writeTargetConfig(path string, cfg *config.Config) error {
 	return nil
 }
 
-// checkTarget refuses a file to write that is a folder, that exists when
-// it may not be replaced, or whose folder does not exist.
-func checkTarget(path string, replace bool) error {
-	if fi, err := os.Stat(path); err == nil {
-		if fi.IsDir() {
-			return errors.New("is a folder: give a file name")
-		}
-		if !replace {
-			return errors.New("the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first")
-		}
+// checkTarget refuses a file to write that is a folder, that is the config
+// file read, or that exists when it may not be replaced (a config).
+func checkTarget(path string, replace bool, inputs ...string) error {
+	if err := outfile.CheckInputs(path, inputs); err != nil {
+		return err
 	}
-	dir := filepath.Dir(path)
-	if di, err := os.Stat(dir); err != nil {
-		return fmt.Errorf("folder %s does not exist: create it or choose another file", dir)
-	} else if !di.IsDir() {
-		return fmt.Errorf("%s is not a folder: choose another file", dir)
+	if err := outfile.Check(path); err != nil {
+		return err
+	}
+	if _, err := os.Stat(path); err == nil && !replace {
+		return errors.New("the file exists, and kdlaunch does not overwrite a config: choose another name, or delete it first")
 	}
 	return nil
 }
 
-// writeFileReplacing checks path's folder, then writes data to it with
-// writeFileAtomic.
-func writeFileReplacing(path string, data []byte, perm fs.FileMode) error {
-	if err := checkTarget(path, true); err != nil {
-		return err
-	}
-	return writeFileAtomic(path, perm, func(w io.Writer) error {
+// writeFileReplacing writes data to path as every output is written (see
+// writeOutput).
+func writeFileReplacing(stderr io.Writer, path string, data []byte, perm fs.FileMode) error {
+	return writeOutput(stderr, path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 }
 
-// writeFileAtomic writes to path through a temporary file in the same
-// directory and a rename: an existing file is replaced only once the new one
-// is complete, and never truncated on failure. The file gets mode perm.
-// Errors name path and what is wrong with it, never the temporary file.
-func writeFileAtomic(path string, perm fs.FileMode, write func(io.Writer) error) (err error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return errors.New("is a directory")
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("cannot create a file in %s: %w: choose another file", dir, report.UnwrapPath(err))
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = tmp.Chmod(perm); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		return err
-	}
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return unwrapLink(err)
-	}
-	return nil
-}
-
-// unwrapLink drops the *os.LinkError wrapper, whose text names the
-// temporary file.
-func unwrapLink(err error) error {
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err
-	}
-	return err
-}
-
 // writeFileNew creates path with data and mode perm, failing with an error
 // that wraps fs.ErrExist if it exists; a partly written file is removed.
-func writeFileNew(path string, data []byte, perm fs.FileMode) error {
+// A missing folder is created, with a line on stderr.
+func writeFileNew(stderr io.Writer, path string, data []byte, perm fs.FileMode) error {
+	if err := outfile.MkdirAll(filepath.Dir(path), 0o755, createdFolder(stderr)); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
 	if err != nil {
 		return err

@@ -293,12 +293,13 @@ func TestTargetSetupBadOutputWritesNothing(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "lab.toml")
 	script := filepath.Join(dir, "setup.cmd")
+	os.WriteFile(filepath.Join(dir, "f"), nil, 0o644)
 	tests := []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--write-config", cfg, "-o", dir}, "-o " + dir + ": is a folder"},
-		{[]string{"--write-config", cfg, "-o", filepath.Join(dir, "none", "x.cmd")}, "does not exist"},
+		{[]string{"--write-config", cfg, "-o", filepath.Join(dir, "f", "x.cmd")}, "is not a folder"},
 		{[]string{"--write-config", dir, "-o", script}, "--write-config " + dir + ": is a folder"},
 	}
 	for _, tc := range tests {

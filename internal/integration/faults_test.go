@@ -30,8 +30,8 @@ func TestFaultKdCrashRestarts(t *testing.T) {
 	if r.summaryHits(t) < 20 {
 		t.Errorf("summary %d hits, want >= 20 across incarnations", r.summaryHits(t))
 	}
-	if !strings.Contains(r.stdout.String(), "kd exited unexpectedly (exit code 3)") {
-		t.Errorf("restart not reported with the exit code:\n%s", r.stdout.String())
+	if !strings.Contains(r.stderr.String(), "kd exited unexpectedly (exit code 3)") {
+		t.Errorf("restart not reported with the exit code:\n%s", r.stderr.String())
 	}
 }
 
@@ -82,7 +82,7 @@ func TestFaultTargetReboot(t *testing.T) {
 	if s.Hits < 15 {
 		t.Errorf("%d hits, want >= 15 (hits after the reboot need the re-armed breakpoint)", s.Hits)
 	}
-	if !strings.Contains(r.stdout.String(), "rebooting") {
+	if !strings.Contains(r.stderr.String(), "rebooting") {
 		t.Errorf("reboot not reported")
 	}
 }
@@ -100,8 +100,8 @@ func TestFaultIgnoredBreaks(t *testing.T) {
 	if s.IgnoredBreaks != 3 || s.BreaksReceived < 4 {
 		t.Errorf("ignored %d of %d breaks, want 3 ignored and retries after", s.IgnoredBreaks, s.BreaksReceived)
 	}
-	if !strings.Contains(r.stdout.String(), "CTRL+R") {
-		t.Errorf("no hint after %d unanswered break-ins:\n%s", 2, r.stdout.String())
+	if !strings.Contains(r.stderr.String(), "CTRL+R") {
+		t.Errorf("no hint after %d unanswered break-ins:\n%s", 2, r.stderr.String())
 	}
 }
 
@@ -127,8 +127,8 @@ func TestFaultTransportLoss(t *testing.T) {
 		t.Fatalf("exit %d\nstderr:\n%s", code, r.stderr.String())
 	}
 	assertSafe(t, r.fake(t))
-	if !strings.Contains(r.stdout.String(), "transport to the target lost") {
-		t.Errorf("transport loss not reported:\n%s", r.stdout.String())
+	if !strings.Contains(r.stderr.String(), "transport to the target lost") {
+		t.Errorf("transport loss not reported:\n%s", r.stderr.String())
 	}
 }
 
@@ -182,7 +182,7 @@ func TestFaultKdHangsOnLeave(t *testing.T) {
 	if len(s.Breakpoints) != 0 || s.Target != "running" {
 		t.Errorf("target %s with %d breakpoints", s.Target, len(s.Breakpoints))
 	}
-	if !strings.Contains(r.stdout.String(), "killing it") {
+	if !strings.Contains(r.stderr.String(), "killing it") {
 		t.Errorf("kill escalation not reported")
 	}
 }
@@ -197,8 +197,8 @@ func TestFaultMaxRate(t *testing.T) {
 	}
 	s := r.fake(t)
 	assertSafe(t, s)
-	if !strings.Contains(r.stdout.String(), "max_rate") {
-		t.Errorf("no max_rate warning:\n%s", r.stdout.String())
+	if !strings.Contains(r.stderr.String(), "max_rate") {
+		t.Errorf("no max_rate warning:\n%s", r.stderr.String())
 	}
 	if got := r.summaryHits(t); got != s.Hits || got > 400 {
 		t.Errorf("summary %d hits, fake %d: the breakpoint should have been cleared early", got, s.Hits)

@@ -216,7 +216,7 @@ func assertFaults(t *testing.T, r *run, code int, w want) []kdaState {
 		t.Errorf("no safe stop reported")
 	}
 	if safe {
-		// A connection clears what an earlier kd left armed (kd-protocol.md "Session commands"),
+		// A connection clears what an earlier kd left armed (kd-protocol.md "Leaving kd: CTRL+B ENTER"),
 		// so the target's state is that of the last kd that connected.
 		var lc *kdaState
 		for i := range all {

@@ -96,7 +96,7 @@ func assertKdaSafeRace(t *testing.T, r *run, s kdaState, race bool) {
 	}
 	// kdalike's special pool holds "Ddk ": the live check must read that
 	// through every variation of kd's output.
-	if strings.Contains(out, "special pool:") {
+	if strings.Contains(r.stderr.String(), "special pool:") {
 		t.Errorf("live check warned although the target's tag is Ddk")
 	}
 	if got := strings.Count(r.read(t, r.log), "Breakpoint 0 hit"); got != s.Hits {

@@ -41,7 +41,7 @@ func TestReportBugCheckAndFrees(t *testing.T) {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	folded, err := cmd.Output()
-	if err != nil || strings.Contains(string(folded), "KeBugCheck") || !strings.Contains(stderr.String(), "1 bug checks") {
+	if err != nil || strings.Contains(string(folded), "KeBugCheck") || !strings.Contains(stderr.String(), "1 bug check in") {
 		t.Errorf("folded: %v %q %q", err, folded, stderr.String())
 	}
 }

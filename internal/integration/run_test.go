@@ -163,8 +163,8 @@ func TestRunLiveCheck(t *testing.T) {
 		if code := r.wait(t, 30*time.Second); code != 0 {
 			t.Fatalf("exit %d: %s", code, r.stderr.String())
 		}
-		if strings.Contains(strings.ToLower(r.stdout.String()), "warning: special pool") {
-			t.Errorf("warned although the tags match:\n%s", r.stdout.String())
+		if strings.Contains(strings.ToLower(r.stderr.String()), "warning: special pool") {
+			t.Errorf("warned although the tags match:\n%s", r.stderr.String())
 		}
 	})
 	t.Run("differs", func(t *testing.T) {
@@ -172,7 +172,7 @@ func TestRunLiveCheck(t *testing.T) {
 		if code := r.wait(t, 30*time.Second); code != 0 {
 			t.Fatalf("exit %d: %s", code, r.stderr.String())
 		}
-		out := r.stdout.String()
+		out := r.stderr.String()
 		found := false
 		for _, l := range strings.Split(out, "\n") {
 			if strings.Contains(l, "special pool") && strings.Contains(l, "0x31676154") && strings.Contains(l, "0x206b6444") {
@@ -193,8 +193,8 @@ func TestRunLiveCheck(t *testing.T) {
 			t.Fatalf("exit %d, want 5: %s", code, r.stderr.String())
 		}
 		assertSafe(t, r.fake(t))
-		if !strings.Contains(r.stdout.String(), "PoolHitTag") {
-			t.Errorf("missing-symbol warning does not name the alternatives:\n%s", r.stdout.String())
+		if !strings.Contains(r.stderr.String(), "PoolHitTag") {
+			t.Errorf("missing-symbol warning does not name the alternatives:\n%s", r.stderr.String())
 		}
 	})
 }
@@ -276,9 +276,15 @@ func TestRunConnectTimeout(t *testing.T) {
 	if code := r.wait(t, 20*time.Second); code == 0 {
 		t.Fatalf("exit 0, want non-zero; stderr: %s", r.stderr.String())
 	}
+	// kdlaunch's messages share stderr; the error is its last line, and
+	// the only one about the timeout.
 	lines := strings.Split(strings.TrimSpace(r.stderr.String()), "\n")
-	if len(lines) != 1 || !strings.Contains(lines[0], "did not connect within 1s") || !strings.Contains(lines[0], "bcdedit") {
+	last := lines[len(lines)-1]
+	if strings.Count(r.stderr.String(), "did not connect") != 1 || !strings.Contains(last, "did not connect within 1s") || !strings.Contains(last, "bcdedit") {
 		t.Errorf("stderr, want one line naming the timeout and what to check:\n%s", r.stderr.String())
+	}
+	if strings.Contains(r.stdout.String(), "kdlaunch report") {
+		t.Errorf("the summary suggests a report of a log without hits:\n%s", r.stdout.String())
 	}
 	if pid := r.fake(t).Pid; !waitGone(pid, 5*time.Second) {
 		t.Errorf("fake kd pid %d still running", pid)

@@ -47,9 +47,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 	}
 	// The client line, with the password, is in a file only the user reads.
-	cm := regexp.MustCompile(`is in (\S+)`).FindStringSubmatch(r.stdout.String())
+	cm := regexp.MustCompile(`is in (\S+)`).FindStringSubmatch(r.stderr.String())
 	if cm == nil {
-		t.Fatalf("client file not named:\n%s", r.stdout.String())
+		t.Fatalf("client file not named:\n%s", r.stderr.String())
 	}
 	fi, err := os.Stat(cm[1])
 	if err != nil {
@@ -100,7 +100,7 @@ func TestUnauthenticatedServer(t *testing.T) {
 	if strings.Contains(strings.Join(r.fake(t).Argv, " "), "password=") {
 		t.Errorf("password set although unauthenticated was asked for")
 	}
-	if !strings.Contains(r.stdout.String(), "has no password") {
+	if !strings.Contains(r.stderr.String(), "has no password") {
 		t.Errorf("no warning for an unauthenticated server")
 	}
 	// server = "none": no -server at all.

@@ -120,8 +120,16 @@ func startRun(t *testing.T, newGroup bool, env map[string]string, args ...string
 	if err := os.WriteFile(r.config, []byte(testConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	full := append([]string{"run", "--kd", fakekdExe, "--config", r.config, "--log", r.log,
-		"--transcript", r.transcript, "--log-level", "info"}, args...)
+	full := []string{"run", "--kd", fakekdExe, "--config", r.config, "--log", r.log,
+		"--transcript", r.transcript, "--log-level", "info"}
+	if WineVersion() != "" && !hasArg(args, "--console") {
+		// Wine 8.0 ends a Go program on a pseudo console when a CTRL+C is
+		// typed into it, which is how kdlaunch breaks in there: the
+		// pseudo console runs under Wine in launcher's tests, and these run
+		// kdlaunch on pipes (see the README's Windows section).
+		full = append(full, "--console", "pipes")
+	}
+	full = append(full, args...)
 	r.cmd = exec.Command(kdlaunchExe, full...)
 	r.cmd.Dir = dir
 	r.cmd.Env = append(os.Environ(),
@@ -276,16 +284,23 @@ func assertSafe(t *testing.T, s fakeState) {
 	}
 }
 
-// assertBreakChainLogged: the break-in steps this platform takes are in
-// kdlaunch's log (stderr, --log-level info).
-func assertBreakChainLogged(t *testing.T, r *run) {
+// assertBreakChainLogged: the break-in steps this platform and console mode
+// take are in kdlaunch's log (stderr, --log-level info).
+func assertBreakChainLogged(t *testing.T, r *run, mode string) {
 	t.Helper()
-	want := []string{"break-in: CTRL+BREAK sent to kd's process group"}
-	if WineVersion() != "" {
+	want := []string{"break-in: CTRL+BREAK sent to kd's process group", "runs on redirected pipes"}
+	switch {
+	case mode == "pseudo":
+		want = []string{"break-in: CTRL+C (0x03) typed into kd's pseudo console"}
+		if strings.Contains(r.stderr.String(), "redirected pipes") {
+			t.Errorf("kdlaunch warned of pipes in a pseudo console")
+		}
+	case WineVersion() != "":
 		want = []string{
 			"break-in: CTRL+BREAK to kd's process group failed",
 			"break-in: CTRL+C sent to every process on the console",
 			"break-in: 0x03 written to kd's input",
+			"runs on redirected pipes",
 		}
 	}
 	for _, w := range want {
@@ -293,6 +308,15 @@ func assertBreakChainLogged(t *testing.T, r *run) {
 			t.Errorf("kdlaunch's log lacks %q", w)
 		}
 	}
+}
+
+func hasArg(args []string, name string) bool {
+	for _, a := range args {
+		if a == name || strings.HasPrefix(a, name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 func hasSubsequence(got, want []string) bool {
@@ -306,10 +330,22 @@ func hasSubsequence(got, want []string) bool {
 }
 
 // TestKdlaunchMainJob covers start, environment, connection, break, script,
-// hits and the safe stop in one run of the main job.
+// hits and the safe stop in one run of the main job, on pipes and (on
+// Windows; see start for Wine) in a pseudo console.
 func TestKdlaunchMainJob(t *testing.T) {
+	for _, mode := range []string{"pipes", "pseudo"} {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "pseudo" && WineVersion() != "" {
+				t.Skip("Wine 8.0 ends a Go program on a pseudo console when a CTRL+C is typed into it: kdlaunch's pseudo console break-in runs on Windows only")
+			}
+			mainJob(t, mode)
+		})
+	}
+}
+
+func mainJob(t *testing.T, mode string) {
 	symPath := `SRV*C:\Sym Cache é*https://msdl.microsoft.com/download/symbols`
-	r := start(t, map[string]string{"_NT_SYMBOL_PATH": symPath},
+	r := start(t, map[string]string{"_NT_SYMBOL_PATH": symPath}, "--console", mode,
 		"--connect", "net:port=50000,key=1.2.3.4", "--tag", "Ddk", "--max-hits", "20")
 	if code := r.wait(t, 90*time.Second); code != 0 {
 		t.Fatalf("kdlaunch.exe exit %d, want 0", code)
@@ -339,10 +375,10 @@ func TestKdlaunchMainJob(t *testing.T) {
 	if s.BreaksReceived < 2 {
 		t.Errorf("fake received %d breaks, want >= 2 (arm, stop)", s.BreaksReceived)
 	}
-	assertBreakChainLogged(t, r)
+	assertBreakChainLogged(t, r, mode)
 	// Under Wine kdlaunch receives its own CTRL+C (break-in step 2): it must
 	// not take it for the user's.
-	if strings.Contains(r.stdout.String(), "interrupt: stopping safely") {
+	if strings.Contains(r.stderr.String(), "interrupt: stopping safely") {
 		t.Errorf("kdlaunch took its own break-in CTRL+C for a user's Ctrl+C")
 	}
 	// script, in order, each at a prompt
@@ -398,7 +434,7 @@ func TestKdlaunchCtrlCStopsSafely(t *testing.T) {
 		if err := press(); err != nil {
 			t.Skipf("no console to send Ctrl+C on: %v", err)
 		}
-		if waitText(&r.stdout, "interrupt: stopping safely", 4*time.Second) {
+		if waitText(&r.stderr, "interrupt: stopping safely", 4*time.Second) {
 			t.Logf("Ctrl+C taken on press %d", n)
 			break
 		}

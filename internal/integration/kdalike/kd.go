@@ -630,7 +630,7 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 	}
 	if !k.halted {
 		// kd is busy: the line waits in the buffer until the next prompt
-		// (kd-protocol.md "Breaking in"). Recorded as a failure; not run.
+		// (kd-protocol.md "Break-in and the break box"). Recorded as a failure; not run.
 		k.st.CommandsWhileBusy = append(k.st.CommandsWhileBusy, l)
 		k.fail(fmt.Sprintf("command %q while %s", l, st))
 		k.save()
@@ -779,7 +779,7 @@ func (k *kd) answerFaults() {
 }
 
 // goneAway: the target is off the line (rebooting); kd forgets the
-// breakpoints (kd-protocol.md "Target reboots") and any break in flight.
+// breakpoints (kd-protocol.md "Reboot and shutdown") and any break in flight.
 func (k *kd) goneAway() {
 	k.connected, k.running, k.halted = false, false, false
 	k.handshook = false
@@ -791,7 +791,7 @@ func (k *kd) goneAway() {
 	k.setTarget()
 }
 
-// reboot: the running target restarts (kd-protocol.md "Target reboots", "Startup and connection text" texts).
+// reboot: the running target restarts (kd-protocol.md "Reboot and shutdown", "Banners and connection lines").
 func (k *kd) reboot() {
 	k.st.Reboots++
 	k.goneAway()
