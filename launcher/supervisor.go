@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/kdlaunch/kdlaunch/plural"
 	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"github.com/kdlaunch/kdlaunch/redact"
 )
 

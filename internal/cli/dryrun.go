@@ -6,8 +6,6 @@ import (
 	"strings"
 
 	"github.com/kdlaunch/kdlaunch/launcher"
-	"github.com/kdlaunch/kdlaunch/leaks/records"
-	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // dryRunPlan is what `run --dry-run` previews.
@@ -18,75 +16,26 @@ type dryRunPlan struct {
 	Check      []launcher.Command // the live check, before arming
 	Arm        []launcher.Command
 	Disarm     []launcher.Command
-	Leaks      *launcher.LeakPlan // the leak strategy: the session arms its recipe
 	Redact     func(string) string
+	Plan       launcher.Plan // what the session types is launcher.Preview of it
 }
 
 // connectQueue is what the session types once the target has connected and
-// kd is halted: the live check, the breakpoints, and a resume (g) unless
-// the last command resumes by itself. It mirrors launcher's arm queue.
-func (p dryRunPlan) connectQueue() []string {
-	var q []string
-	if p.Leaks != nil {
-		q = append(q, script.ProbeCommands()...)
-	}
-	for _, c := range p.Check {
-		q = append(q, c.Text)
-	}
-	if p.Leaks != nil {
-		q = append(q, leakArmExample()...)
-	}
-	for _, c := range p.Arm {
-		q = append(q, c.Text)
-	}
-	if len(q) == 0 || !script.Resumes(q[len(q)-1]) {
-		q = append(q, "g")
-	}
-	return q
+// kd is halted (launcher.Preview): the allocator probe, the live check, the
+// breakpoints, bl, the readbacks, and a resume.
+func (p dryRunPlan) connectQueue() []launcher.Command {
+	return launcher.Preview(p.Plan)
 }
 
 // stopQueue is what the safe stop types after breaking in: every
 // breakpoint cleared, the strategy's own clean-up, a resume. It mirrors
 // launcher's disarm queue.
 func (p dryRunPlan) stopQueue() []string {
-	q := []string{"bc *"}
-	for _, c := range p.Disarm {
+	var q []string
+	for _, c := range launcher.PreviewStop(p.Plan) {
 		q = append(q, c.Text)
 	}
-	if p.Leaks != nil {
-		q = append(q, script.PoolUsedCommand(p.Leaks.Tag))
-	}
-	return append(q, "g")
-}
-
-// The dry run's example target for the leak recipe: x64, the legacy
-// allocator, one return site found.
-const (
-	leakExampleArch = records.ArchX64
-	leakExampleSite = 0xfffff8021d61c3a5
-)
-
-// leakArmExample is what the leak recipe types at the connection on the
-// example target (the probe's family and the connection line's
-// architecture decide the real one), ending before the g.
-func leakArmExample() []string {
-	r, err := records.NewRecipe(leakExampleArch, records.FamilyLegacy)
-	if err != nil {
-		return nil
-	}
-	entry, _ := r.EntryBreakpoint(0, nil)
-	return []string{r.Header(), r.FreeBreakpoint(1), entry, "bl"}
-}
-
-// leakSiteExample is what it types when an allocation through a new call
-// site halts the target (KDLK1 N <ra>): once per site per boot.
-func leakSiteExample() []string {
-	r, err := records.NewRecipe(leakExampleArch, records.FamilyLegacy)
-	if err != nil {
-		return nil
-	}
-	entry, _ := r.EntryBreakpoint(0, []uint64{leakExampleSite})
-	return []string{r.ReturnBreakpoint(2, leakExampleSite), entry, "g"}
+	return q
 }
 
 // dryRun prints the preview: where kd is (or where it would be looked
@@ -115,32 +64,28 @@ func dryRun(w io.Writer, p dryRunPlan) {
 		fmt.Fprintln(w, "  "+red(e))
 	}
 	fmt.Fprintln(w, "typed at each connection, in order (each at a prompt):")
-	checks := map[string]bool{}
-	for _, c := range p.Check {
-		checks[c.Text] = true
-	}
-	probes := map[string]bool{}
-	if p.Leaks != nil {
-		for _, c := range script.ProbeCommands() {
-			probes[c] = true
-		}
-	}
 	for i, c := range p.connectQueue() {
 		what := ""
-		switch {
-		case checks[c]:
-			what = "    (live check, first connection only)"
-		case probes[c]:
+		switch c.Purpose {
+		case launcher.PurposeProbe:
 			what = "    (which allocator the kernel has, first connection only)"
-		case c == "g":
+		case launcher.PurposeCheck:
+			what = "    (live check, first connection only)"
+		case launcher.PurposeVerify:
+			what = "    (kd confirms what is armed)"
+		case launcher.PurposeResume:
 			what = "    (resume the target)"
+		case launcher.PurposeArm:
+			if p.Plan.Allocators && strings.HasPrefix(c.Text, "bp nt!") {
+				what = "    (if the probe finds it)"
+			}
 		}
-		fmt.Fprintf(w, "  %d. %s%s\n", i+1, red(c), what)
+		fmt.Fprintf(w, "  %d. %s%s\n", i+1, red(c.Text), what)
 	}
-	if p.Leaks != nil {
-		fmt.Fprintf(w, "the leak recipe (above for an x64 target with %s; the probe and kd's connection line decide), and when an allocation through a new call site halts the target (KDLK1 N <return address>), once per site per boot:\n", records.FamilyLegacy)
-		for i, c := range leakSiteExample() {
-			fmt.Fprintf(w, "  %d. %s\n", i+1, red(c))
+	if site := launcher.PreviewLeakSite(p.Plan); site != nil {
+		fmt.Fprintln(w, "the leak recipe above is an x64 target's with the legacy allocator (the probe and kd's connection line decide); when an allocation through a new call site halts the target (KDLK1 N <return address>), once per site per boot:")
+		for i, c := range site {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, red(c.Text))
 		}
 	}
 	fmt.Fprintln(w, "typed to stop safely:")

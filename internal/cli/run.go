@@ -132,7 +132,8 @@ func (c *RunCmd) Run(s streams) error {
 		}
 		dryRun(s.Out, dryRunPlan{
 			KD: kd, Configured: cfg.KD.Path, Args: args, Env: kdOwnEnv(cfg, logPath, 0),
-			Check: checks, Arm: arm, Disarm: disarm, Leaks: leakPlan(cfg, tag), Redact: red.String,
+			Check: checks, Arm: arm, Disarm: disarm, Redact: red.String,
+			Plan: launcher.Plan{Check: checks, Arm: arm, Disarm: disarm, Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag), Leaks: leakPlan(cfg, tag)},
 		})
 		return nil
 	}
@@ -249,27 +250,15 @@ func (c *RunCmd) Run(s streams) error {
 	return nil
 }
 
-// Exit codes of runs that kd's answers ended (the same numbers as the
-// exit code table: a script can tell them apart).
-const (
-	exitStartFailed    = 4 // kd could not open the connection
-	exitUnresolved     = 5 // a breakpoint that cannot hit: nothing was armed
-	exitHaltedBugCheck = 6 // the target bug-checked and is left halted
-	exitHaltedByPerson = 7 // someone holds the target halted from the debugging server
-)
-
-// answerExit gives the errors of kd's answers their exit codes.
+// answerExit gives a target left halted (a bug check, a person's break) its
+// exit code from the table; codeOf maps script's errors of kd's answers.
 func answerExit(err error) error {
 	code := 0
 	switch {
-	case errors.As(err, new(*script.StartError)):
-		code = exitStartFailed
-	case errors.Is(err, script.ErrNotArmed), errors.As(err, new(*script.NoAllocatorError)):
-		code = exitUnresolved
 	case errors.As(err, new(*launcher.BugCheckError)):
-		code = exitHaltedBugCheck
+		code = exitcode.HaltedBugCheck
 	case errors.As(err, new(*launcher.PersonHaltError)):
-		code = exitHaltedByPerson
+		code = exitcode.HaltedByPerson
 	default:
 		return err
 	}
