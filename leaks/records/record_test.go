@@ -29,7 +29,7 @@ func TestParse(t *testing.T) {
 		{"KDLK1 A 1 2 3", Record{}, false},                      // cut mid-record
 		{"KDLK1 A 1 2 3 4 5", Record{}, false},                  // an extra field
 		{"KDLK1 F %p %p\\n\", @$thread, @rcx", Record{}, false}, // the echo of the bp command
-		{"1: kd> .echo KDLK1 Z", Record{}, false},                   // kd's log of a typed .echo
+		{"1: kd> .echo KDLK1 Z", Record{}, false},               // kd's log of a typed .echo
 		{"kd> .echo  KDLK1 H x64 mm-special-pool\r", Record{}, false},
 		{"probe.echo KDLK1 F 1 2", Record{}, false},
 		{"KDLK1 Q 1 2", Record{}, false},
