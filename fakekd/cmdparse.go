@@ -7,7 +7,7 @@ import (
 )
 
 // splitCommands splits a command list at semicolons that are outside double
-// quotes and braces (kd-protocol.md ".echo markers": ".echo command is ended if the debugger encounters a
+// quotes and braces (kd-protocol.md ".echo markers": ".echo ... is ended if the debugger encounters a
 // semicolon (unless the semicolon occurs within a quoted string)"; an .if
 // block's commands are in braces). Inside quotes, \" does not close the
 // string. A j command takes the rest of the list: "You cannot add a
