@@ -56,16 +56,19 @@ func (s *stepper) leaking() bool { return s.m.Plan.Leaks != nil }
 
 // entryID, freeID and siteBase number the recipe's breakpoints: per family
 // its entry and free breakpoints (0 and 1 for one family, as docs/leaks.md
-// has them), then the return sites.
-func entryID(fam int) int         { return 2 * fam }
-func freeID(fam int) int          { return 2*fam + 1 }
-func (l LeakState) siteBase() int { return 2 * len(l.Recipes) }
+// has them), then the --command breakpoints, which are typed next and get
+// the lowest free IDs from kd, then the return sites, so that a site's bp
+// never redefines one of theirs.
+func entryID(fam int) int { return 2 * fam }
+func freeID(fam int) int  { return 2*fam + 1 }
+func (s *stepper) siteBase() int {
+	return 2*len(s.m.Leak.Recipes) + countBreakpoints(s.m.Plan.Arm)
+}
 
 // maxSites is how many return sites fit under kd's kernel limit beside the
 // recipe's own breakpoints and those of --command.
 func (s *stepper) maxSites() int {
-	n := records.MaxBreakpoints - s.m.Leak.siteBase() - countBreakpoints(s.m.Plan.Arm)
-	return max(0, min(n, records.MaxReturnSites))
+	return max(0, min(records.MaxBreakpoints-s.siteBase(), records.MaxReturnSites))
 }
 
 func countBreakpoints(cmds []Command) int {
@@ -112,12 +115,12 @@ func (s *stepper) leakHit(id int) {
 		return
 	}
 	h := &s.m.Counters.LeakHalts
-	switch {
-	case id < l.siteBase() && id%2 == 0:
+	switch base := s.siteBase(); {
+	case id < 2*len(l.Recipes) && id%2 == 0:
 		h.Entry++
-	case id < l.siteBase():
+	case id < 2*len(l.Recipes):
 		h.Free++
-	case id < l.siteBase()+len(l.Sites):
+	case id >= base && id < base+len(l.Sites):
 		h.Return++
 	}
 }
@@ -213,7 +216,7 @@ func (s *stepper) leakNewSite() []Command {
 	if slices.Contains(l.Sites, ra) || l.Full {
 		return []Command{resume} // already added (a second CPU's halt for it)
 	}
-	id := l.siteBase() + len(l.Sites)
+	id := s.siteBase() + len(l.Sites)
 	l.Sites = append(slices.Clip(l.Sites), ra)
 	q := []Command{{Text: l.Recipes[0].ReturnBreakpoint(id, ra), Purpose: PurposeReturnSite}}
 	if len(l.Sites) >= s.maxSites() {

@@ -44,6 +44,9 @@ func newSiteAt(ra uint64) mod {
 // leakWaitsForSite: armed, and the target halted for a new return site.
 var leakWaitsForSite mod = func(m *Machine) { leakArmed()(m); newSiteAt(site1)(m) }
 
+// userBP: a --command breakpoint beside the recipe.
+var userBP mod = func(m *Machine) { m.Plan.Arm = []Command{{Text: "bp mydrv!MyAlloc"}} }
+
 var (
 	x86Target mod = func(m *Machine) { m.Leak.Arch = records.ArchX86 }
 	x64Target mod = func(m *Machine) { m.Leak.Arch = records.ArchX64 }
@@ -128,6 +131,9 @@ var leakGroups = []struct {
 		{"leaks: at its prompt, the site's return breakpoint, the entry breakpoint redefined with the longer list, then g; no round trip for that site again", given(Running, PhaseSupervising, leakArmed(), newSiteAt(site1)), evPrompt,
 			[]string{`type ` + q(x64Legacy.ReturnBreakpoint(2, site1)) + ` (return site) + marker`},
 			`halted, supervising, armed, leaks x64 armed, 1 sites, in flight ` + q(x64Legacy.ReturnBreakpoint(2, site1)) + `, queue ` + mustEntry(x64Legacy.EntryBreakpoint(0, []uint64{site1})) + "; g"},
+		{"leaks: with a --command breakpoint (kd gave it the next ID), return sites are numbered after it, so none redefines it", given(Running, PhaseSupervising, leakArmed(), userBP, newSiteAt(site1)), evPrompt,
+			[]string{`type ` + q(x64Legacy.ReturnBreakpoint(3, site1)) + ` (return site) + marker`},
+			`halted, supervising, armed, leaks x64 armed, 1 sites, in flight ` + q(x64Legacy.ReturnBreakpoint(3, site1)) + `, queue ` + mustEntry(x64Legacy.EntryBreakpoint(0, []uint64{site1})) + "; g"},
 		{"leaks: a new-site halt for a site already added (a second CPU's): only g", given(Running, PhaseSupervising, leakArmed(site1), newSiteAt(site1)), evPrompt,
 			[]string{`type "g" (resume)`}, "running, supervising, armed, leaks x64 armed, 1 sites"},
 		{"leaks: the last site that fits beside the recipe's own breakpoints: the full entry breakpoint, which resumes by itself, said once", given(Running, PhaseSupervising, leakArmed(sitesUpTo(29)...), newSiteAt(site2+0x10000)), evPrompt,
