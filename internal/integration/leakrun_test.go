@@ -25,27 +25,31 @@ type leakTruth struct {
 	Target      string          `json:"target"`
 	Breakpoints json.RawMessage `json:"breakpoints"`
 	Leak        *struct {
-		Arch        string `json:"arch"`
-		Family      string `json:"family"`
-		CPUs        int    `json:"cpus"`
-		Outstanding []struct {
-			Size     uint64 `json:"size"`
-			Stack    string `json:"stack"`
-			Prearmed bool   `json:"prearmed"`
-			Tracked  bool   `json:"tracked"`
-			Returned bool   `json:"returned"`
-		} `json:"outstanding"`
-		Done          bool `json:"done"`
-		Tracked       int  `json:"tracked"`
-		Returned      int  `json:"returned"`
-		LostReturns   int  `json:"lost_returns"`
-		FreesSeen     int  `json:"frees_seen"`
-		HaltsEntry    int  `json:"halts_entry"`
-		HaltsReturn   int  `json:"halts_return"`
-		HaltsFree     int  `json:"halts_free"`
-		HaltsFiltered int  `json:"halts_filtered"`
-		MaxInFlight   int  `json:"max_in_flight"`
+		Arch          string       `json:"arch"`
+		Family        string       `json:"family"`
+		CPUs          int          `json:"cpus"`
+		Outstanding   []truthAlloc `json:"outstanding"`
+		BeforeReboot  []truthAlloc `json:"outstanding_before_reboot"`
+		Boots         int          `json:"boots"`
+		Done          bool         `json:"done"`
+		Tracked       int          `json:"tracked"`
+		Returned      int          `json:"returned"`
+		LostReturns   int          `json:"lost_returns"`
+		FreesSeen     int          `json:"frees_seen"`
+		HaltsEntry    int          `json:"halts_entry"`
+		HaltsReturn   int          `json:"halts_return"`
+		HaltsFree     int          `json:"halts_free"`
+		HaltsFiltered int          `json:"halts_filtered"`
+		MaxInFlight   int          `json:"max_in_flight"`
 	} `json:"leak"`
+}
+
+type truthAlloc struct {
+	Size     uint64 `json:"size"`
+	Stack    string `json:"stack"`
+	Prearmed bool   `json:"prearmed"`
+	Tracked  bool   `json:"tracked"`
+	Returned bool   `json:"returned"`
 }
 
 // leakReport is the part of report's leak JSON these tests read.
@@ -295,4 +299,48 @@ func truthOutstanding(s leakTruth) int {
 		n += int(o.count)
 	}
 	return n
+}
+
+// A target reboot: the recipe is armed again with the reboot record and no
+// return site; what was outstanding before the reboot stays counted (it was
+// never freed), and the stop's cross-check is this boot's.
+func TestLeakRunReboot(t *testing.T) {
+	short(t)
+	for _, c := range []struct {
+		leakCase
+		reboot map[string]string
+	}{
+		{leakCases()[0], map[string]string{"FAKEKD_REBOOT_AFTER_HITS": "50", "FAKEKD_LEAK_ALLOCS": "60"}},
+		{leakCases()[3], map[string]string{"KDA_REBOOT_AFTER_HITS": "50", "KDA_LEAK_ALLOCS": "60"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := startLeaks(t, c.leakCase, c.reboot)
+			s := finishLeaks(t, r)
+			if s.Leak.Boots < 2 {
+				t.Fatalf("the target did not reboot: %d boots", s.Leak.Boots)
+			}
+			rep := leakReportOf(t, r.log)
+			want := truthByStack(s)
+			for _, a := range s.Leak.BeforeReboot {
+				if a.Tracked && a.Returned {
+					o := want[a.Stack]
+					o.count++
+					o.bytes += int64(a.Size)
+					want[a.Stack] = o
+				}
+			}
+			if got := reportByStack(rep); fmt.Sprint(want) != fmt.Sprint(got) {
+				t.Errorf("outstanding per stack over both boots:\nreport %v\ntruth  %v", got, want)
+			}
+			// kd's log has the typed .echo (where kd echoes it) and its output.
+			log := r.read(t, r.log)
+			if n := strings.Count(log, "KDLK1 Z") - strings.Count(log, ".echo KDLK1 Z"); n != 1 {
+				t.Errorf("%d reboot records in the log, want 1", n)
+			}
+			if !strings.Contains(r.stdout.String(), fmt.Sprintf("kdlaunch tracked %d ", truthOutstanding(s))) {
+				t.Errorf("the cross-check is not this boot's (%d outstanding):\n%s", truthOutstanding(s), r.stdout.String())
+			}
+		})
+	}
 }
