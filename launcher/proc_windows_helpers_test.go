@@ -262,7 +262,7 @@ func fakeEnv(state string, extra ...string) []string {
 const wineConsoleBreak = "Wine 8.0: a CTRL+C typed into a pseudo console ends the Go program on it " +
 	"(exit code 0, whatever its console mode or handlers), so the fake cannot take a 0x03 break there; Windows runs this"
 
-// TestWindowsFakeKDSession walks one whole kd session through the process
-// layer, on pipes and in a pseudo console: start, connection, break-in, the
-// breakpoint script, hits, a second break, the safe stop (bc *, g, CTRL+B
-// ENTER) and kd's exit.
+	// TestWindowsFakeKDSession walks one whole kd session through the process
+	// layer, on pipes and in a pseudo console: start, connection, break-in, the
+	// breakpoint script, hits, a second break, the safe stop (bc *, g, CTRL+B
+	// ENTER) and kd's exit.
