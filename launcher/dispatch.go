@@ -88,7 +88,7 @@ func (s *stepper) idle() ([]Command, bool) {
 	case s.m.GoFail != nil:
 		s.goFailed()
 		return nil, false
-	case s.m.Leak.HasNewSite && s.m.Phase == PhaseSupervising:
+	case s.m.Leak.HasNewSite && s.m.Phase == PhaseSupervising && s.m.Armed:
 		return s.leakNewSite(), s.m.Failure == nil
 	case s.m.HitBreak:
 		s.m.HitBreak = false

@@ -148,8 +148,10 @@ var leakGroups = []struct {
 			[]string{`type "bc *" (disarm) + marker`}, `halted, stopping, armed, failing, leaks x64 armed, 1 sites, in flight "bc *", queue g`},
 		{"leaks: the safe stop reads !poolused for the tag after bc * and before its g: kd's count beside kdlaunch's", given(Halted, PhaseSupervising, leakArmed(site1), noResume), evStop,
 			[]string{"info: stop requested: stopping safely", `type "bc *" (disarm) + marker`}, `halted, stopping, armed, leaks x64 armed, 1 sites, cross-checked, in flight "bc *", queue !poolused 2 Ddk; g`},
+		{"leaks: the rate brake at a new-site halt: bc * and g answer it; no return site is added after the brake", given(Running, PhaseSupervising, leakArmed(), newSiteAt(site1), rateLimit), evHit,
+			[]string{"warn: hit rate 1.6/s is above max_rate 1.0/s", "start break timer 2s"}, "running, disarming, armed, halting, rate brake on, leaks x64 armed, 0 sites, halts 1/0/0, queue bc *; g"},
 		{"leaks: a stop while the target waits for a new site: the stop clears it as any halt", given(Running, PhaseSupervising, leakArmed(), newSiteAt(site1)), evStop,
-			[]string{"info: stop requested: stopping safely", "start break timer 2s"}, "running, stopping, armed, halting, leaks x64 armed, 0 sites, new site 0xfffff8021d61c3a5, cross-checked, queue bc *; !poolused 2 Ddk; g"},
+			[]string{"info: stop requested: stopping safely", "start break timer 2s"}, "running, stopping, armed, halting, leaks x64 armed, 0 sites, cross-checked, queue bc *; !poolused 2 Ddk; g"},
 	}},
 }
 

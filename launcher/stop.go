@@ -90,6 +90,8 @@ func (s *stepper) leave() {
 }
 
 func (s *stepper) disarmQueue() []Command {
+	// bc * answers a new-site halt too: no return site is added after it.
+	s.m.Leak.HasNewSite = false
 	q := []Command{{Text: "bc *", Purpose: PurposeDisarm}}
 	q = append(q, withPurpose(s.m.Plan.Disarm, PurposeDisarm)...)
 	q = append(q, s.crossCheck()...)
