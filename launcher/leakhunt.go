@@ -136,7 +136,7 @@ func (s *stepper) expandLeaks() ([]Command, bool) {
 		if ans, asked := s.m.Answers[script.VertargetCommand]; asked {
 			a, ok := script.ArchOfVertarget(ans)
 			if !ok {
-				s.fail(&LeakArmError{Why: fmt.Sprintf("kd named no architecture kdlaunch knows, neither in its connection line nor in vertarget (kd: %q)", firstLineOf(ans)),
+				s.fail(&LeakArmError{Why: fmt.Sprintf("leak recipe: kd named no architecture kdlaunch knows, neither in its connection line nor in vertarget (kd: %q)", firstLineOf(ans)),
 					Fix: "use --strategy special-pool, which needs no registers"})
 				return nil, false
 			}
@@ -161,7 +161,8 @@ func (s *stepper) expandLeaks() ([]Command, bool) {
 			l.Recipes = append(l.Recipes, r)
 		}
 		if len(l.Recipes) == 0 {
-			s.fail(&LeakArmError{Why: strings.Join(unsupported, "; "), Fix: "use --strategy special-pool there"})
+			// Each says what to use instead.
+			s.fail(&LeakArmError{Why: strings.Join(unsupported, "; ")})
 			return nil, false
 		}
 		for _, u := range unsupported {
@@ -270,7 +271,12 @@ type LeakArmError struct {
 	Fix string
 }
 
-func (e *LeakArmError) Error() string { return "leak recipe: " + e.Why + "; " + e.Fix }
+func (e *LeakArmError) Error() string {
+	if e.Fix == "" {
+		return e.Why
+	}
+	return e.Why + "; " + e.Fix
+}
 
 // Is makes errors.Is(err, script.ErrNotArmed) true: nothing could be armed.
 func (e *LeakArmError) Is(target error) bool { return target == script.ErrNotArmed }
