@@ -14,7 +14,10 @@ const (
 	site2 = 0xfffff8021d61c9b0
 )
 
-var x64Legacy, _ = records.NewRecipe(records.ArchX64, records.FamilyLegacy)
+var (
+	x64Legacy, _ = records.NewRecipe(records.ArchX64, records.FamilyLegacy)
+	x64Heap, _   = records.NewRecipe(records.ArchX64, records.FamilySegmentHeap)
+)
 
 // leaking: the leak strategy for tag Ddk, the probe on, nothing armed yet.
 var leaking mod = func(m *Machine) {
@@ -43,6 +46,9 @@ func newSiteAt(ra uint64) mod {
 
 // leakWaitsForSite: armed, and the target halted for a new return site.
 var leakWaitsForSite mod = func(m *Machine) { leakArmed()(m); newSiteAt(site1)(m) }
+
+// bothFamilies: the kernel has both allocators, both tracked.
+var bothFamilies mod = func(m *Machine) { m.Leak.Recipes = []records.Recipe{x64Legacy, x64Heap} }
 
 // userBP: a --command breakpoint beside the recipe.
 var userBP mod = func(m *Machine) { m.Plan.Arm = []Command{{Text: "bp mydrv!MyAlloc"}} }
@@ -112,6 +118,10 @@ var leakGroups = []struct {
 		{"leaks: the probe answered: the header record, the free and entry breakpoints, bl and g; no return site yet", given(Halted, PhaseArming, leaking, x64Target, probeX64, lastX, queue("<arm>")), evPrompt,
 			[]string{"info: the target is x64 and its kernel allocates special pool through nt!...", `type ".echo KDLK1 H x64 mm-special-pool" (arm) + marker`},
 			`halted, arming, armed, leaks x64 armed, 0 sites, in flight ".echo KDLK1 H x64 mm-special-pool", queue ` + x64Legacy.FreeBreakpoint(1) + "; " + entry0 + "; bl; g"},
+		{"leaks: a kernel with both allocators (the legacy pool beside the segment heap): both tracked, entry and free 0 and 1, then 2 and 3", given(Halted, PhaseArming, leaking, x64Target,
+			answers(xMm, "fffff801`1e7a2b30 nt!MmAllocateSpecialPool (<no parameter info>)", xMmFree, "", xHeap, "fffff801`1e7a4b30 nt!ExAllocateHeapSpecialPool (<no parameter info>)"), lastX, queue("<arm>")), evPrompt,
+			[]string{"info: the target is x64 and its kernel allocates special pool through nt!...", `type ".echo KDLK1 H x64 mm-special-pool" (arm) + marker`},
+			`halted, arming, armed, leaks x64 armed, 0 sites, in flight ".echo KDLK1 H x64 mm-special-pool", queue .echo KDLK1 H x64 heap-special-pool; ` + x64Legacy.FreeBreakpoint(1) + "; " + entry0 + "; " + x64Heap.FreeBreakpoint(3) + "; " + mustEntry(x64Heap.EntryBreakpoint(2, nil)) + "; bl; g"},
 		{"leaks: no connection line named the architecture: ask vertarget before arming", given(Halted, PhaseArming, leaking, probeX64, lastX, queue("<arm>")), evPrompt,
 			[]string{`type "vertarget" (probe) + marker`}, `halted, arming, leaks, in flight "vertarget", queue <arm: breakpoints, bl, readbacks, g>`},
 		{"leaks: vertarget names no architecture either: nothing is armed, the target resumed, the run ends", given(Halted, PhaseArming, leaking, probeX64, answers("vertarget", "Syntax error at 'vertarget'"), queue("<arm>")), evPrompt,
@@ -134,6 +144,9 @@ var leakGroups = []struct {
 		{"leaks: with a --command breakpoint (kd gave it the next ID), return sites are numbered after it, so none redefines it", given(Running, PhaseSupervising, leakArmed(), userBP, newSiteAt(site1)), evPrompt,
 			[]string{`type ` + q(x64Legacy.ReturnBreakpoint(3, site1)) + ` (return site) + marker`},
 			`halted, supervising, armed, leaks x64 armed, 1 sites, in flight ` + q(x64Legacy.ReturnBreakpoint(3, site1)) + `, queue ` + mustEntry(x64Legacy.EntryBreakpoint(0, []uint64{site1})) + "; g"},
+		{"leaks: both allocators: a new site's breakpoint after their four, and both entry breakpoints redefined", given(Running, PhaseSupervising, leakArmed(), bothFamilies, newSiteAt(site1)), evPrompt,
+			[]string{`type ` + q(x64Legacy.ReturnBreakpoint(4, site1)) + ` (return site) + marker`},
+			`halted, supervising, armed, leaks x64 armed, 1 sites, in flight ` + q(x64Legacy.ReturnBreakpoint(4, site1)) + `, queue ` + mustEntry(x64Legacy.EntryBreakpoint(0, []uint64{site1})) + "; " + mustEntry(x64Heap.EntryBreakpoint(2, []uint64{site1})) + "; g"},
 		{"leaks: a new-site halt for a site already added (a second CPU's): only g", given(Running, PhaseSupervising, leakArmed(site1), newSiteAt(site1)), evPrompt,
 			[]string{`type "g" (resume)`}, "running, supervising, armed, leaks x64 armed, 1 sites"},
 		{"leaks: the last site that fits beside the recipe's own breakpoints: the full entry breakpoint, which resumes by itself, said once", given(Running, PhaseSupervising, leakArmed(sitesUpTo(29)...), newSiteAt(site2+0x10000)), evPrompt,
