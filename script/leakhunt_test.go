@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kdlaunch/kdlaunch/pooltag"
 )
 
 func TestArchOfConnection(t *testing.T) {
@@ -142,4 +144,20 @@ func FuzzArch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The leak strategy hunts in special pool (PoolTag, the live check) but
+// is armed by the session: no static recipe, and a tag is required.
+func TestLeaksStrategy(t *testing.T) {
+	s := StrategyLeaks
+	if !s.SpecialPool() || !s.Leaks() || s.HitOnBreak() || StrategySpecialPool.Leaks() {
+		t.Fatalf("leaks: special pool %v, leaks %v, hit on break %v", s.SpecialPool(), s.Leaks(), s.HitOnBreak())
+	}
+	arm, disarm, err := Recipe(s, pooltag.MustParse("Ddk"))
+	if err != nil || arm != nil || disarm != nil {
+		t.Fatalf("Recipe(leaks) = %q, %q, %v; want nothing, the session arms it", arm, disarm, err)
+	}
+	if _, _, err := Recipe(s, pooltag.Tag{}); err == nil || !strings.Contains(err.Error(), "needs a tag") {
+		t.Fatalf("Recipe(leaks) without a tag: %v", err)
+	}
 }
