@@ -98,10 +98,12 @@ bench: build
 
 # The main job against the fake kd: start kd, wait for the target, break in,
 # arm the seed's breakpoint, supervise for a few seconds, stop safely, then
-# report who allocates the tag.
+# report who allocates the tag. Then the leak strategy against a fake target
+# where a busy driver allocates and frees often and a leaker allocates less
+# often but never frees: who allocates most is not who leaks.
 demo: build
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)
-	bin/kdlaunch run --config config.demo.toml --kd bin/fakekd \
+	FAKEKD_HIT_INTERVAL=20ms bin/kdlaunch run --config config.demo.toml --kd bin/fakekd \
 	  --log $(DEMO)/debug.log --transcript $(DEMO)/transcript.log \
 	  --tag Ddk --max-hits 200 --duration 20s
 	bin/kdlaunch report --format folded -o $(DEMO)/stacks.folded $(DEMO)/debug.log
@@ -111,6 +113,20 @@ demo: build
 	@echo "demo: the HTML report is $(DEMO)/report.html (open it in a browser; bin/kdlaunch report --web $(DEMO)/debug.log serves pprof's UI)"
 	@echo
 	bin/kdlaunch report --top 5 $(DEMO)/debug.log
+	@echo
+	@echo "demo: now who leaks: --strategy leaks, a busy driver that frees and a leaker that does not"
+	FAKEKD_LEAKS=1 FAKEKD_CPUS=4 FAKEKD_LEAK_ALLOCS=150 FAKEKD_HIT_INTERVAL=2ms \
+	  bin/kdlaunch run --config config.demo.toml --kd bin/fakekd --strategy leaks \
+	  --log $(DEMO)/leaks.log --transcript $(DEMO)/leaks-transcript.log \
+	  --tag Ddk --duration 8s --quiet | tee $(DEMO)/leaks-summary.txt
+	bin/kdlaunch report --format html -o $(DEMO_REL)/leaks.html $(DEMO_REL)/leaks.log
+	bin/kdlaunch report --format pprof -o $(DEMO)/leaks.pb.gz $(DEMO)/leaks.log
+	@echo
+	bin/kdlaunch report --top 3 $(DEMO)/leaks.log
+	@echo
+	@echo "demo: the two views' top lines (the leak report's is by outstanding bytes; an allocation count would name the busy driver):"
+	@grep -E '^  (leaker|by count):' $(DEMO)/leaks-summary.txt
+	@echo "demo: the leak log is $(DEMO)/leaks.log, its HTML report $(DEMO)/leaks.html, its heap profile $(DEMO)/leaks.pb.gz (go tool pprof -sample_index=inuse_space -top $(DEMO)/leaks.pb.gz)"
 
 cross:
 	bash scripts/cross.sh

@@ -151,6 +151,8 @@ func TestValidate(t *testing.T) {
 		{"usb", func(c *Config) { c.Target.Connection = "usb:targetname=box" }, ""},
 		{"strategy", func(c *Config) { c.Target.Strategy = "magic" }, "target.strategy"},
 		{"pool-hit-tag needs tag", func(c *Config) { c.Target.Strategy = script.StrategyPoolHitTag }, "needs a tag"},
+		{"leaks needs tag", func(c *Config) { c.Target.Strategy = script.StrategyLeaks }, "needs a tag"},
+		{"leaks with a tag", func(c *Config) { c.Target.Strategy, c.Target.Tag = script.StrategyLeaks, "Ddk" }, ""},
 		{"on_break_failure", func(c *Config) { c.Supervise.OnBreakFailure = "panic" }, "on_break_failure"},
 		{"on_unexpected_halt", func(c *Config) { c.Supervise.UnexpectedHalts = "x" }, "on_unexpected_halt"},
 		{"max hits", func(c *Config) { c.Limits.MaxHits = -1 }, "max_hits"},

@@ -97,10 +97,10 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if !c.Target.Strategy.Valid() {
-		return invalid("target.strategy %q: use %q (the default) or %q", c.Target.Strategy, script.StrategySpecialPool, script.StrategyPoolHitTag)
+		return invalid("target.strategy %q: %s", c.Target.Strategy, script.StrategyChoices)
 	}
-	if c.Target.Strategy == script.StrategyPoolHitTag && c.Target.Tag == "" {
-		return invalid("target.strategy %q needs a tag: give --tag TAG", script.StrategyPoolHitTag)
+	if (c.Target.Strategy == script.StrategyPoolHitTag || c.Target.Strategy == script.StrategyLeaks) && c.Target.Tag == "" {
+		return invalid("target.strategy %q needs a tag: give --tag TAG", c.Target.Strategy)
 	}
 	if !c.Supervise.OnBreakFailure.Valid() {
 		return invalid("supervise.on_break_failure %q: use %q or %q", c.Supervise.OnBreakFailure, BreakFailureWait, BreakFailureGiveUp)

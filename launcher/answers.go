@@ -30,8 +30,14 @@ func (s *stepper) answered(cmd Command, out []string) {
 				s.fail(err)
 				return
 			}
-			s.m.ArmedBPs = append(slices.Clip(s.m.ArmedBPs), cmd.Text)
+			if s.m.Phase == PhaseArming {
+				s.m.ArmedBPs = append(slices.Clip(s.m.ArmedBPs), cmd.Text)
+			}
 		}
+	case PurposeReturnSite:
+		s.returnSiteAnswered(cmd.Text, text)
+	case PurposeCrossCheck:
+		s.m.PoolUsed = text
 	case PurposeVerify:
 		if cmd.Text == "bl" {
 			if err := script.CheckBL(script.ParseBL(text), s.m.ArmedBPs); err != nil {
@@ -56,6 +62,9 @@ func (s *stepper) answered(cmd Command, out []string) {
 // arm commands, bl to confirm every breakpoint, the plan's readbacks, and
 // the g that starts the hunt. ok is false when the run fails instead.
 func (s *stepper) expandArm() (q []Command, ok bool) {
+	if s.leaking() {
+		return s.expandLeaks()
+	}
 	if s.m.Plan.Allocators {
 		if s.m.Allocators == nil {
 			fams, err := script.CheckAllocators(script.ProbeFamilies(s.m.Answers))
@@ -93,6 +102,9 @@ func isBreakpoint(c Command) bool {
 
 // armedNote is what the arming's g says: what is armed, as kd confirmed it.
 func (s *stepper) armedNote() string {
+	if s.leaking() {
+		return s.leakArmedNote()
+	}
 	if len(s.m.ArmedBPs) == 0 {
 		if len(s.m.Plan.Verify) > 0 {
 			return "armed and read back, target running"

@@ -88,6 +88,8 @@ func (s *stepper) idle() ([]Command, bool) {
 	case s.m.GoFail != nil:
 		s.goFailed()
 		return nil, false
+	case s.m.Leak.HasNewSite && s.m.Phase == PhaseSupervising && s.m.Armed:
+		return s.leakNewSite(), s.m.Failure == nil
 	case s.m.HitBreak:
 		s.m.HitBreak = false
 		return []Command{{Text: "kb", Purpose: PurposeStack}, {Text: "g", Purpose: PurposeResume}}, true

@@ -44,9 +44,10 @@ const (
 	HaltPerson                    // someone broke in from the debugging server (the break box, no break of ours)
 	HaltInt3                      // a driver's own breakpoint (Where says where)
 	HaltGoFailed                  // kd could not carry out a g (it could not insert a breakpoint)
+	HaltLeakSite                  // the leak recipe's entry breakpoint waits for a new return site
 )
 
-var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit", "bug check", "a person's break", "int 3", "failed g"}
+var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit", "bug check", "a person's break", "int 3", "failed g", "new return site"}
 
 func (h HaltCause) String() string {
 	if int(h) < len(haltNames) {
@@ -101,6 +102,9 @@ type Counters struct {
 	// probe found (Plan.Allocators); nil until the probe answered.
 	Allocators []Command
 	Started    time.Time
+	// LeakHalts and PoolUsed are Stats'.
+	LeakHalts LeakHalts
+	PoolUsed  string
 }
 
 // InFlight is the command typed and not yet finished: kd's marker line and
@@ -163,6 +167,8 @@ type Machine struct {
 	WaitedSince time.Time // the target was last seen leaving (or kd started)
 	WaitNoted   time.Time // last "still waiting" note
 	Timers      [numTimers]bool
+
+	Leak LeakState // the leak strategy's recipe on this target
 
 	Counters
 }

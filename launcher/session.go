@@ -40,6 +40,7 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 	s.m = NewMachine(s.Rules, Counters{
 		Hits: st.Hits, HitTimes: st.hitTimes, Breaks: st.Breaks, Reconnects: st.Reconnects,
 		StoppedSafe: st.StoppedSafe, Checked: st.checked, Braked: st.braked, Allocators: st.allocators, Started: st.Started,
+		LeakHalts: st.LeakHalts, PoolUsed: st.PoolUsed,
 	}, time.Now(), s.Stopping)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -135,6 +136,7 @@ func (s *Session) save() {
 	st, c := s.Stats, s.m.Counters
 	st.Hits, st.hitTimes, st.Breaks, st.Reconnects = c.Hits, c.HitTimes, c.Breaks, c.Reconnects
 	st.StoppedSafe, st.checked, st.braked, st.allocators = c.StoppedSafe, c.Checked, c.Braked, c.Allocators
+	st.LeakHalts, st.PoolUsed = c.LeakHalts, c.PoolUsed
 }
 
 func (s *Session) act(a Action) *Result {

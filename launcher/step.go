@@ -128,6 +128,9 @@ func (s *stepper) line(l Line) {
 	s.bugCheckLine(l.Text)
 	s.insertFailureLine(l.Text)
 	s.haltLine(l.Text)
+	if s.leaking() {
+		s.leakLine(l)
+	}
 	switch l.Class {
 	case script.Waiting:
 		switch s.m.State {
@@ -211,6 +214,7 @@ func (s *stepper) targetGone(why string) {
 		return // already leaving: CTRL+B ENTER is sent
 	}
 	s.m.Armed = false
+	s.m.Leak.Rebooted, s.m.Leak.HasNewSite = s.m.Leak.Armed, false
 	s.m.Queue, s.m.Flight = nil, nil
 	s.m.BreakAsked, s.m.Halting, s.m.HitBreak = false, false, false
 	s.m.Halt, s.m.HaltLines, s.m.GoFail, s.m.PersonHalt = HaltNone, nil, nil, false

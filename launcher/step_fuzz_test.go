@@ -15,6 +15,7 @@ func FuzzStep(f *testing.F) {
 	f.Add([]byte{0, 2, 16, 10, 10, 5, 12})
 	f.Add([]byte{1, 3, 16, 10, 6, 10, 11, 18, 10})
 	f.Add([]byte{2, 16, 6, 10, 4, 1, 16, 10, 10, 5, 6, 10, 11})
+	f.Add([]byte{2, 2, 1, 16, 10, 10, 10, 10, 10, 10, 10, 28, 10, 29, 10, 10, 12, 10, 10})
 	f.Fuzz(func(t *testing.T, seq []byte) {
 		if len(seq) > 200 {
 			seq = seq[:200]
@@ -23,6 +24,9 @@ func FuzzStep(f *testing.F) {
 		m.Plan.HitOnBreak = len(seq) > 0 && seq[0]%2 == 1
 		m.Plan.Allocators = len(seq) > 0 && seq[0]%4 >= 2
 		m.Timing.ContinueBugCheck = len(seq) > 1 && seq[1]%2 == 1
+		if len(seq) > 1 && seq[1]%4 >= 2 {
+			leaking(&m) // the leak strategy: new-site halts, return sites, the stop's !poolused
+		}
 		now := t0
 		done := false
 		for i, b := range seq {

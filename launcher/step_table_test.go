@@ -80,6 +80,9 @@ func describe(m Machine) string {
 	flag(m.BreakTries > 0, fmt.Sprintf("%d breaks sent", m.BreakTries))
 	flag(m.StopResumes > 0, fmt.Sprintf("%d stop resumes", m.StopResumes))
 	flag(m.BacklogWaits > 0, fmt.Sprintf("%d backlog waits", m.BacklogWaits))
+	if l := m.Leak; m.Plan.Leaks != nil {
+		parts = append(parts, describeLeak(l, m.LeakHalts))
+	}
 	if f := m.Flight; f != nil {
 		s := fmt.Sprintf("in flight %q", f.Cmd.Text)
 		if f.Seen {

@@ -37,6 +37,7 @@ var allEvents = []Event{
 	line("*   You are seeing this message because you pressed either                    *"),
 	line("leakydrv!LeakyCheck+0x3c:"),
 	line("Bp expression 'nt!MmAllocateSpecialPool' could not be resolved, adding deferred bp"),
+	line("KDLK1 N fffff802`1d61c3a5"), line("Breakpoint 2 hit"),
 }
 
 // everyMachine is every state in every phase, armed or not, halting or
@@ -47,7 +48,7 @@ func everyMachine() []Machine {
 		for ph := PhaseArming; ph <= PhaseStopping; ph++ {
 			for _, a := range []bool{false, true} {
 				for _, h := range []bool{false, true} {
-					for _, extra := range []mod{func(*Machine) {}, bugChecked, personHalt} {
+					for _, extra := range []mod{func(*Machine) {}, bugChecked, personHalt, leakArmed(site1), leakWaitsForSite} {
 						m := given(st, ph, timers(TimerSettle, TimerBreak, TimerLeave, TimerStop, TimerRetry), extra)
 						m.Armed, m.Halting = a, h
 						ms = append(ms, m)

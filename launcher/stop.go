@@ -90,8 +90,11 @@ func (s *stepper) leave() {
 }
 
 func (s *stepper) disarmQueue() []Command {
+	// bc * answers a new-site halt too: no return site is added after it.
+	s.m.Leak.HasNewSite = false
 	q := []Command{{Text: "bc *", Purpose: PurposeDisarm}}
 	q = append(q, withPurpose(s.m.Plan.Disarm, PurposeDisarm)...)
+	q = append(q, s.crossCheck()...)
 	return append(q, Command{Text: "g", Purpose: PurposeResume})
 }
 
@@ -101,7 +104,7 @@ func (s *stepper) disarmQueue() []Command {
 func (s *stepper) armQueue() []Command {
 	s.m.Answers, s.m.ArmedBPs = nil, nil
 	var q []Command
-	if s.m.Plan.Allocators && s.m.Allocators == nil {
+	if s.m.Plan.Allocators && s.m.Allocators == nil && s.m.Leak.Recipes == nil {
 		for _, c := range script.ProbeCommands() {
 			q = append(q, Command{Text: c, Purpose: PurposeProbe})
 		}

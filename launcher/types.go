@@ -12,18 +12,20 @@ type Purpose int
 
 // Purposes of commands.
 const (
-	PurposeArm      Purpose = iota // arms a breakpoint or sets the target up for the hunt (Plan.Arm)
-	PurposeCheck                   // reads the target before arming (Plan.Check, the live check)
-	PurposeDisarm                  // clears what Arm set (bc *, Plan.Disarm)
-	PurposeResume                  // resumes the target (g)
-	PurposeStack                   // takes the stack of a hit (kb)
-	PurposeProbe                   // finds which special-pool allocator the kernel has (x)
-	PurposeVerify                  // confirms what was armed before anything says armed (bl, readbacks)
-	PurposeBugCheck                // puts a bug check's stack and analysis into the log (kb, !analyze -v)
-	purposeArmSlot                 // not typed: where the arm commands go once the probe has answered
+	PurposeArm        Purpose = iota // arms a breakpoint or sets the target up for the hunt (Plan.Arm)
+	PurposeCheck                     // reads the target before arming (Plan.Check, the live check)
+	PurposeDisarm                    // clears what Arm set (bc *, Plan.Disarm)
+	PurposeResume                    // resumes the target (g)
+	PurposeStack                     // takes the stack of a hit (kb)
+	PurposeProbe                     // finds which special-pool allocator the kernel has (x)
+	PurposeVerify                    // confirms what was armed before anything says armed (bl, readbacks)
+	PurposeBugCheck                  // puts a bug check's stack and analysis into the log (kb, !analyze -v)
+	PurposeReturnSite                // the leak recipe's breakpoint at a return site found while hunting
+	PurposeCrossCheck                // the leak strategy's !poolused at the stop
+	purposeArmSlot                   // not typed: where the arm commands go once the probe has answered
 )
 
-var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack", "probe", "verify", "bug check", "arm slot"}
+var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack", "probe", "verify", "bug check", "return site", "cross-check", "arm slot"}
 
 func (p Purpose) String() string {
 	if int(p) < len(purposeNames) {
@@ -66,6 +68,9 @@ type Plan struct {
 	// HitOnBreak: every break kdlaunch did not ask for is a hit whose stack
 	// is taken with kb (the PoolHitTag recipe).
 	HitOnBreak bool
+	// Leaks: the leak strategy (Allocators probes its family); the session
+	// arms its recipe and adds return sites as they are found.
+	Leaks *LeakPlan
 }
 
 // Timing is how patient a session is.
@@ -147,10 +152,14 @@ type Stats struct {
 	Started     time.Time
 	Warnings    []string
 	hitTimes    []time.Time
-	StoppedSafe bool      // the last stop cleared breakpoints and resumed the target
-	checked     bool      // the live check ran (in this or an earlier incarnation)
-	braked      bool      // the hit-rate brake fired: nothing is armed again this run
-	allocators  []Command // the allocator breakpoints the probe found (nil: not probed yet)
+	StoppedSafe bool // the last stop cleared breakpoints and resumed the target
+	// LeakHalts are the leak recipe's halts by breakpoint role; PoolUsed
+	// is kd's answer to the stop's !poolused ("" if it was not asked).
+	LeakHalts  LeakHalts
+	PoolUsed   string
+	checked    bool      // the live check ran (in this or an earlier incarnation)
+	braked     bool      // the hit-rate brake fired: nothing is armed again this run
+	allocators []Command // the allocator breakpoints the probe found (nil: not probed yet)
 }
 
 // Rate is hits per second over the last window.

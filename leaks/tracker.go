@@ -278,6 +278,18 @@ func (t *Tracker) freed(o outAlloc) {
 // Outstanding returns the number of allocations outstanding now.
 func (t *Tracker) Outstanding() int { return len(t.out) }
 
+// Live returns the allocations outstanding at the target's current boot
+// and their bytes: what the kernel's own count of the tag (!poolused) can
+// be set beside, since a reboot freed the earlier boots' allocations that
+// the totals keep counting.
+func (t *Tracker) Live() (count, bytes int64) {
+	for _, o := range t.out {
+		count++
+		bytes += int64(o.size)
+	}
+	return count, bytes
+}
+
 // Result ends the log: allocations still waiting for their return become
 // unpaired (the log was cut, or the return was lost). The Tracker can go
 // on after it (a later log adds up).

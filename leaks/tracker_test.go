@@ -218,3 +218,32 @@ func BenchmarkOutstanding1M(b *testing.B) {
 		b.ReportMetric(outstandingMemory(1<<20), "bytes/outstanding")
 	}
 }
+
+func TestTrackerLive(t *testing.T) {
+	tr := NewTracker()
+	add := func(line string) {
+		rec, ok := records.Parse([]byte(line))
+		if !ok {
+			t.Fatalf("not a record: %q", line)
+		}
+		tr.Add(rec, time.Time{})
+	}
+	add("KDLK1 A 1 100 206b6444 fffff80000001000")
+	add("KDLK1 R 1 fffff80000001000 ffffa00000001000")
+	add("KDLK1 A 1 40 206b6444 fffff80000001000")
+	add("KDLK1 R 1 fffff80000001000 ffffa00000002000")
+	if c, b := tr.Live(); c != 2 || b != 0x140 {
+		t.Fatalf("Live = %d, %d; want 2, 320", c, b)
+	}
+	add("KDLK1 F 1 ffffa00000001000")
+	if c, b := tr.Live(); c != 1 || b != 0x40 {
+		t.Fatalf("after a free: Live = %d, %d; want 1, 64", c, b)
+	}
+	add("KDLK1 Z")
+	if c, b := tr.Live(); c != 0 || b != 0 {
+		t.Fatalf("after a reboot: Live = %d, %d; want 0, 0", c, b)
+	}
+	if r := tr.Result(); r.Totals.Outstanding != 1 {
+		t.Fatalf("the totals forgot the earlier boot: %+v", r.Totals)
+	}
+}

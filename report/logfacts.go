@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 
+	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/script"
 )
@@ -20,7 +21,7 @@ const headBytes = 1 << 20
 // and reads only the first megabyte; the first answer found wins.
 type HeadFacts struct {
 	Tag      string // "Ddk"; "" when the log does not tell
-	Strategy string // "special-pool" or "pool-hit-tag"; "" when it does not tell
+	Strategy string // "special-pool", "pool-hit-tag" or "leaks"; "" when it does not tell
 
 	seen      int
 	line      []byte
@@ -63,6 +64,11 @@ func appendLine(dst, src []byte) []byte {
 
 func (h *HeadFacts) handle(l []byte) {
 	line := strings.TrimSpace(strings.TrimSuffix(string(l), "\r"))
+	if strings.Contains(line, records.Prefix+"H ") {
+		// The leak recipe's header: its breakpoints are special pool's
+		// too, but what the log holds is leak records.
+		h.Strategy = string(script.StrategyLeaks)
+	}
 	i := strings.Index(line, "kd> ")
 	if i < 0 {
 		if h.answerDue {
@@ -104,7 +110,7 @@ func (h *HeadFacts) setTag(value, strategy string) {
 	if h.Tag == "" {
 		h.Tag = strings.TrimRight(t.String(), " ")
 	}
-	if h.Strategy == "" || strategy == string(script.StrategyPoolHitTag) {
+	if h.Strategy == "" || strategy == string(script.StrategyPoolHitTag) && h.Strategy != string(script.StrategyLeaks) {
 		h.Strategy = strategy
 	}
 }

@@ -16,6 +16,7 @@ func TestHeadFacts(t *testing.T) {
 		{"special pool off (0)", "kd> dd nt!MmSpecialPoolTag L1\nfffff801`1e5c3a10  00000000\n", "", ""},
 		{"the answer is not the next line", "kd> dd nt!MmSpecialPoolTag L1\nkd> g\nfffff801`1e5c3a10  206b6444\n", "", ""},
 		{"nothing", "Breakpoint 0 hit\n", "", ""},
+		{"the leak recipe's header after the live check", "1: kd> dd nt!MmSpecialPoolTag L1\nfffff801`1e5c3a10  206b6444\n1: kd> .echo KDLK1 H x64 mm-special-pool\nKDLK1 H x64 mm-special-pool\n1: kd> bp1 nt!MmFreeSpecialPool \"\"\n", "Ddk", "leaks"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for cut := 0; cut <= len(tc.log); cut++ {

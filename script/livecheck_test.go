@@ -196,22 +196,22 @@ func TestRecipe(t *testing.T) {
 		t.Errorf("no tag: %v", err)
 	}
 	_, _, err = Recipe("special_pool", ddk)
-	if !errors.Is(err, ErrStrategy) || !strings.Contains(err.Error(), "special-pool") || !strings.Contains(err.Error(), "pool-hit-tag") {
+	if !errors.Is(err, ErrStrategy) || !strings.Contains(err.Error(), "special-pool") || !strings.Contains(err.Error(), "pool-hit-tag") || !strings.Contains(err.Error(), "leaks") {
 		t.Errorf("unknown strategy: %v", err)
 	}
 }
 
 func TestParseStrategy(t *testing.T) {
-	for in, want := range map[string]Strategy{"": StrategySpecialPool, "special-pool": StrategySpecialPool, "pool-hit-tag": StrategyPoolHitTag} {
+	for in, want := range map[string]Strategy{"": StrategySpecialPool, "special-pool": StrategySpecialPool, "pool-hit-tag": StrategyPoolHitTag, "leaks": StrategyLeaks} {
 		var s Strategy
 		if err := s.UnmarshalText([]byte(in)); err != nil || s != want || !s.Valid() {
 			t.Errorf("UnmarshalText(%q) = %q, %v; want %q", in, s, err, want)
 		}
 	}
-	for _, in := range []string{"magic", "Special-Pool", "special_pool", " pool-hit-tag"} {
+	for _, in := range []string{"magic", "Special-Pool", "special_pool", " pool-hit-tag", "leak"} {
 		var s Strategy
-		if err := s.UnmarshalText([]byte(in)); !errors.Is(err, ErrStrategy) || !strings.Contains(err.Error(), "pool-hit-tag") {
-			t.Errorf("UnmarshalText(%q) = %v, want ErrStrategy naming both", in, err)
+		if err := s.UnmarshalText([]byte(in)); !errors.Is(err, ErrStrategy) || !strings.Contains(err.Error(), "pool-hit-tag") || !strings.Contains(err.Error(), "leaks") {
+			t.Errorf("UnmarshalText(%q) = %v, want ErrStrategy naming every strategy", in, err)
 		}
 	}
 	if !StrategySpecialPool.SpecialPool() || StrategyPoolHitTag.SpecialPool() || !StrategyPoolHitTag.HitOnBreak() || StrategySpecialPool.HitOnBreak() {

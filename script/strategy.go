@@ -20,6 +20,13 @@ const (
 	// StrategyPoolHitTag: kd sets nt!PoolHitTag to the tag and the kernel
 	// breaks on every allocation and free with exactly that tag; no reboot.
 	StrategyPoolHitTag Strategy = "pool-hit-tag"
+	// StrategyLeaks: special pool as for StrategySpecialPool (PoolTag, one
+	// reboot), but the breakpoints print a record for every allocation,
+	// its return and every free (the leak recipe, docs/leaks.md), so the
+	// report shows who leaks rather than who allocates. The session arms
+	// it: which routines and registers depends on the target's kernel and
+	// architecture, and return sites are added as they are found.
+	StrategyLeaks Strategy = "leaks"
 )
 
 // ErrStrategy is wrapped by the errors for an unknown strategy.
@@ -32,8 +39,10 @@ func ParseStrategy(s string) (Strategy, error) {
 		return StrategySpecialPool, nil
 	case StrategyPoolHitTag:
 		return StrategyPoolHitTag, nil
+	case StrategyLeaks:
+		return StrategyLeaks, nil
 	}
-	return "", fmt.Errorf("%w %q: use %s (the default) or %s", ErrStrategy, s, StrategySpecialPool, StrategyPoolHitTag)
+	return "", fmt.Errorf("%w %q: %s", ErrStrategy, s, StrategyChoices)
 }
 
 // UnmarshalText reads a strategy name from a config file or a flag.
@@ -51,13 +60,24 @@ func (s Strategy) MarshalText() ([]byte, error) { return []byte(s), nil }
 
 func (s Strategy) String() string { return string(s) }
 
+// StrategyChoices is the one line that names every strategy.
+const StrategyChoices = "use special-pool (the default), pool-hit-tag or leaks"
+
 // Valid reports whether s is one of the strategies.
-func (s Strategy) Valid() bool { return s == StrategySpecialPool || s == StrategyPoolHitTag }
+func (s Strategy) Valid() bool {
+	return s == StrategySpecialPool || s == StrategyPoolHitTag || s == StrategyLeaks
+}
 
 // SpecialPool reports whether the strategy relies on the target's special
 // pool, so the target needs PoolTag set and one reboot, and the live check
 // reads nt!MmSpecialPoolTag. The zero value counts as the default.
-func (s Strategy) SpecialPool() bool { return s == "" || s == StrategySpecialPool }
+func (s Strategy) SpecialPool() bool {
+	return s == "" || s == StrategySpecialPool || s == StrategyLeaks
+}
+
+// Leaks reports whether the strategy is the leak recipe, which the session
+// arms itself.
+func (s Strategy) Leaks() bool { return s == StrategyLeaks }
 
 // HitOnBreak reports whether each hit is a break instruction rather than a
 // breakpoint with a command list: the session answers every such break with
@@ -75,6 +95,10 @@ func (s Strategy) HitOnBreak() bool { return s == StrategyPoolHitTag }
 //     The kernel compares the tag exactly: wildcards are refused, and a tag
 //     is required. Each hit is a break instruction, not a breakpoint with a
 //     command list: the session answers each with kb and g itself.
+//   - leaks: nothing here: the session probes the kernel's allocator family
+//     and the architecture and arms the leak recipe's breakpoints
+//     (leaks/records) itself; the tag is set on the target (PoolTag), and
+//     is needed for the stop's !poolused cross-check.
 func Recipe(strategy Strategy, tag pooltag.Tag) (arm []string, disarm []string, err error) {
 	switch strategy {
 	case "", StrategySpecialPool:
@@ -88,6 +112,11 @@ func Recipe(strategy Strategy, tag pooltag.Tag) (arm []string, disarm []string, 
 				Msg: fmt.Sprintf("strategy pool-hit-tag: tag %s holds a wildcard, but the kernel compares PoolHitTag exactly; give the exact tag, or use --strategy special-pool for a mask", tag.Quoted())}
 		}
 		return []string{"ed nt!PoolHitTag " + tag.Debugger()}, []string{"ed nt!PoolHitTag 0"}, nil
+	case StrategyLeaks:
+		if tag.IsZero() {
+			return nil, nil, &pooltag.Error{Reason: pooltag.ReasonNoTag, Msg: "strategy leaks needs a tag: give --tag or [target] tag (the one PoolTag puts in special pool)"}
+		}
+		return nil, nil, nil
 	}
-	return nil, nil, fmt.Errorf("%w %q: use %s (the default) or %s", ErrStrategy, string(strategy), StrategySpecialPool, StrategyPoolHitTag)
+	return nil, nil, fmt.Errorf("%w %q: %s", ErrStrategy, string(strategy), StrategyChoices)
 }

@@ -38,7 +38,8 @@ type Options struct {
 	HostIP string
 	// Tag is the pool tag; "" sets no tag.
 	Tag string
-	// Strategy is script.StrategySpecialPool ("" is the same) or
+	// Strategy is script.StrategySpecialPool ("" is the same),
+	// script.StrategyLeaks (which needs the same PoolTag) or
 	// script.StrategyPoolHitTag.
 	Strategy script.Strategy
 	// Legacy asks for a boot.ini entry (Windows NT 4.0 to Server 2003)
@@ -364,7 +365,7 @@ func cmdScript(w *writer, p plan) {
 	w.c("--- 3. Check")
 	w.l("bcdedit /dbgsettings")
 	w.c("  expect %s", expectDbgsettings(p))
-	if !p.tag.IsZero() && p.strategy == script.StrategySpecialPool {
+	if !p.tag.IsZero() && p.strategy.SpecialPool() {
 		w.l(`reg query "%s" /v PoolTag`, MemoryManagementKey)
 		w.l(`reg query "%s" /v PoolTagOverruns`, MemoryManagementKey)
 		w.c("  expect PoolTag REG_DWORD %s and PoolTagOverruns REG_DWORD 0x%d", p.tag.Hex(), p.overruns)
@@ -410,7 +411,7 @@ func tagSection(w *writer, p plan, shell string) {
 
 func restart(w *writer, p plan, cmd string) {
 	switch {
-	case !p.tag.IsZero() && p.strategy == script.StrategySpecialPool:
+	case !p.tag.IsZero() && p.strategy.SpecialPool():
 		w.c("--- 4. Restart: the debug settings and PoolTag take effect at the next boot.")
 	default:
 		w.c("--- 4. Restart: the debug settings take effect at the next boot.")
@@ -445,7 +446,7 @@ func powershellScript(w *writer, p plan) {
 	w.c("--- 3. Check")
 	w.l("bcdedit /dbgsettings")
 	w.c("  expect %s", expectDbgsettings(p))
-	if !p.tag.IsZero() && p.strategy == script.StrategySpecialPool {
+	if !p.tag.IsZero() && p.strategy.SpecialPool() {
 		w.l("$v = Get-ItemProperty -Path $mm")
 		w.l("'PoolTag         = 0x{0:x8} (expect %s)' -f $v.PoolTag", p.tag.Hex())
 		w.l("'PoolTagOverruns = {0} (expect %d)' -f $v.PoolTagOverruns", p.overruns)
@@ -484,7 +485,7 @@ func bootIni(w *writer, p plan) {
 		}
 	}
 	w.c("4. Check: type C:\\boot.ini")
-	if !t.IsZero() && p.strategy == script.StrategySpecialPool {
+	if !t.IsZero() && p.strategy.SpecialPool() {
 		w.c(`   reg query "%s" /v PoolTag`, MemoryManagementKey)
 	}
 	w.c("5. Start kdlaunch run on the host, then restart the target and choose the entry with the")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/kdlaunch/kdlaunch/pooltag"
+	"github.com/kdlaunch/kdlaunch/script"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -258,5 +259,23 @@ func TestRegAddAndGFlags(t *testing.T) {
 	}
 	if _, ok := GFlagsArg(pooltag.MustParse("a%b"), FormatCmd); ok {
 		t.Error("GFlagsArg accepted '%' for cmd")
+	}
+}
+
+// The leak strategy hunts in special pool too: its script sets PoolTag
+// exactly as special-pool's does.
+func TestLeaksSetsPoolTag(t *testing.T) {
+	for _, format := range []string{FormatCmd, FormatPowerShell} {
+		sp, err := Options{Connection: "com:port=com1,baud=115200", Tag: "Ddk", Strategy: script.StrategySpecialPool}.Script(format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lk, err := Options{Connection: "com:port=com1,baud=115200", Tag: "Ddk", Strategy: script.StrategyLeaks}.Script(format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lk != sp || !strings.Contains(lk, "0x206b6444") {
+			t.Errorf("format %q: the leaks script differs from special-pool's or sets no PoolTag:\n%s", format, lk)
+		}
 	}
 }

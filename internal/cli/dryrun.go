@@ -31,11 +31,11 @@ func (p dryRunPlan) connectQueue() []launcher.Command {
 // breakpoint cleared, the strategy's own clean-up, a resume. It mirrors
 // launcher's disarm queue.
 func (p dryRunPlan) stopQueue() []string {
-	q := []string{"bc *"}
-	for _, c := range p.Disarm {
+	var q []string
+	for _, c := range launcher.PreviewStop(p.Plan) {
 		q = append(q, c.Text)
 	}
-	return append(q, "g")
+	return q
 }
 
 // dryRun prints the preview: where kd is (or where it would be looked
@@ -81,6 +81,12 @@ func dryRun(w io.Writer, p dryRunPlan) {
 			}
 		}
 		fmt.Fprintf(w, "  %d. %s%s\n", i+1, red(c.Text), what)
+	}
+	if site := launcher.PreviewLeakSite(p.Plan); site != nil {
+		fmt.Fprintln(w, "the leak recipe above is an x64 target's with the legacy allocator (the probe and kd's connection line decide); when an allocation through a new call site halts the target (KDLK1 N <return address>), once per site per boot:")
+		for i, c := range site {
+			fmt.Fprintf(w, "  %d. %s\n", i+1, red(c.Text))
+		}
 	}
 	fmt.Fprintln(w, "typed to stop safely:")
 	fmt.Fprintln(w, "  1. break in (CTRL+BREAK on Windows, the interrupt character on a pty), wait for the prompt")

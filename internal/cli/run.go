@@ -42,7 +42,7 @@ type RunCmd struct {
 	Baud           int             `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
 	Connect        string          `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
 	Tag            string          `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
-	Strategy       script.Strategy `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot) or pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target)." placeholder:"NAME"`
+	Strategy       script.Strategy `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot), pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target) or leaks (special pool, with a record of every allocation, return and free: the report shows who leaks)." placeholder:"NAME"`
 	Command        []string        `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
 	ReplaceScript  bool            `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
 	MaxHits        *int            `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
@@ -133,7 +133,7 @@ func (c *RunCmd) Run(s streams) error {
 		dryRun(s.Out, dryRunPlan{
 			KD: kd, Configured: cfg.KD.Path, Args: args, Env: kdOwnEnv(cfg, logPath, 0),
 			Check: checks, Arm: arm, Disarm: disarm, Redact: red.String,
-			Plan: launcher.Plan{Check: checks, Arm: arm, Disarm: disarm, Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag)},
+			Plan: launcher.Plan{Check: checks, Arm: arm, Disarm: disarm, Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag), Leaks: leakPlan(cfg, tag)},
 		})
 		return nil
 	}
@@ -180,7 +180,7 @@ func (c *RunCmd) Run(s streams) error {
 			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n), Console: consoleMode}
 		},
 		Plan: launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak(),
-			Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag)},
+			Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag), Leaks: leakPlan(cfg, tag)},
 		Timing:  timing(cfg),
 		Limits:  launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
 		Restart: launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
@@ -239,7 +239,7 @@ func (c *RunCmd) Run(s streams) error {
 	console.Close()
 	if (!errors.Is(err, launcher.ErrStartFailed) && !errors.As(err, new(*script.StartError))) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
-		summary(s, stats, logPath, logStart, err)
+		summary(s, stats, logPath, logStart, leakTag(lopts.Plan.Leaks), err)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -393,6 +393,22 @@ func probesAllocators(cfg *config.Config, tag *pooltag.Tag) bool {
 	return tag != nil && !cfg.Script.Replace && cfg.Target.Strategy.SpecialPool()
 }
 
+func leakTag(p *launcher.LeakPlan) string {
+	if p == nil {
+		return ""
+	}
+	return p.Tag
+}
+
+// leakPlan is the leak strategy's part of the plan: the session arms its
+// recipe itself, and the stop asks !poolused for the tag.
+func leakPlan(cfg *config.Config, tag *pooltag.Tag) *launcher.LeakPlan {
+	if tag == nil || cfg.Script.Replace || !cfg.Target.Strategy.Leaks() {
+		return nil
+	}
+	return &launcher.LeakPlan{Tag: strings.TrimRight(tag.String(), " ")}
+}
+
 // readback confirms the pool-hit-tag recipe before anything says armed:
 // nt!PoolHitTag resolves and reads back the tag.
 func readback(cfg *config.Config, tag *pooltag.Tag) []launcher.Command {
@@ -511,7 +527,7 @@ func writeClient(cfg *config.Config, password string, console *launcher.Console,
 	return nil
 }
 
-func summary(s streams, st *launcher.Stats, logPath string, logStart int64, err error) {
+func summary(s streams, st *launcher.Stats, logPath string, logStart int64, tag string, err error) {
 	el := time.Since(st.Started).Truncate(time.Second)
 	rate := 0.0
 	if secs := time.Since(st.Started).Seconds(); secs > 0 {
@@ -529,7 +545,11 @@ func summary(s streams, st *launcher.Stats, logPath string, logStart int64, err 
 	if n := len(st.Warnings); n > 0 {
 		fmt.Fprintf(s.Out, "  warnings: %d (see above)\n", n)
 	}
-	if ls, serr := summarizeLog(logPath, logStart); serr == nil && ls.Culprit != "" {
+	if lr, ok, lerr := scanLeakRun(logPath, logStart); lerr == nil && ok {
+		for _, l := range leakSummaryLines(lr, st.LeakHalts, st.PoolUsed, tag) {
+			fmt.Fprintln(s.Out, l)
+		}
+	} else if ls, serr := summarizeLog(logPath, logStart); serr == nil && ls.Culprit != "" {
 		fmt.Fprintf(s.Out, "  culprit:  %s\n", culpritLine(ls))
 	}
 	fmt.Fprintf(s.Out, "  log:      %s\n", logPath)

@@ -28,7 +28,7 @@ type TargetSetupCmd struct {
 	Connect     string          `help:"kd -k connection string, as for run: com:port=com1,baud=115200, net:port=N,key=K, usb:targetname=T or com:pipe,port=\\\\.\\pipe\\NAME." placeholder:"STRING"`
 	HostIP      string          `name:"host-ip" help:"IPv4 address of this host, which a KDNET (net:) target connects to." placeholder:"IP"`
 	Tag         string          `help:"Pool tag to put in special pool (PoolTag); with --strategy pool-hit-tag nothing is set on the target." placeholder:"TAG"`
-	Strategy    script.Strategy `help:"special-pool (default: PoolTag in the registry, one reboot) or pool-hit-tag (kd sets nt!PoolHitTag; nothing for the tag on the target)." placeholder:"NAME"`
+	Strategy    script.Strategy `help:"special-pool (default: PoolTag in the registry, one reboot), leaks (the same PoolTag) or pool-hit-tag (kd sets nt!PoolHitTag; nothing for the tag on the target)." placeholder:"NAME"`
 	Format      string          `help:"Script language: cmd or powershell." enum:"cmd,powershell" default:"cmd"`
 	Legacy      bool            `help:"Give the boot.ini entry (/debug /debugport=COMn /baudrate=RATE) for Windows NT 4.0 to Server 2003 instead of bcdedit."`
 	Underruns   bool            `help:"Set PoolTagOverruns to 0 (catch underruns) instead of 1 (overruns, Windows' default)."`
