@@ -305,7 +305,7 @@ func CheckBL(list []Breakpoint, armed []string) error {
 		// The same expression may be listed twice: one good entry is enough.
 		var found *Breakpoint
 		for i := range list {
-			if b := &list[i]; sameExpr(b.Expr, expr) && (found == nil || b.Enabled && !b.Deferred) {
+			if b := &list[i]; (sameExpr(b.Expr, expr) || sameAddress(b.Address, expr)) && (found == nil || b.Enabled && !b.Deferred) {
 				found = b
 			}
 		}
@@ -328,6 +328,29 @@ func sameExpr(bl, cmd string) bool {
 		return true
 	}
 	return sameSymbol(bl, cmd)
+}
+
+// sameAddress matches a breakpoint set at a raw address ("bp
+// fffff801`1e7a2b30", "bp 0xfffff8011e7a2b30"): bl lists the symbol kd
+// resolved it to, with the address beside it. An expression that is not a
+// plain hex number (a symbol, an offset from one) never matches here.
+func sameAddress(bl, cmd string) bool {
+	a, ok := hexAddress(bl)
+	if !ok {
+		return false
+	}
+	b, ok := hexAddress(cmd)
+	return ok && a == b
+}
+
+func hexAddress(s string) (uint64, bool) {
+	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
+	s = strings.ReplaceAll(s, "`", "")
+	if s == "" || len(s) > 16 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 16, 64)
+	return v, err == nil
 }
 
 // PoolHitTagReadback reads back what the pool-hit-tag recipe wrote.

@@ -133,6 +133,10 @@ func TestParseBL(t *testing.T) {
 		{"not a breakpoint", []string{`ed nt!PoolHitTag 0`}, nil},
 		{"listed twice, one good", []string{`bp nt!ExpFreeHeapSpecialPool`}, nil},
 		{"two at once", []string{`bp nt!ExFreeHeapPool`, `bp nt!ExAllocateHeapSpecialPool`}, []string{"does not list it", "deferred"}},
+		{"a raw address, listed by its symbol", []string{"bp fffff800`02e03904 \";kb;g\""}, nil},
+		{"a raw address with 0x", []string{`bp 0xfffff80002e03904`}, nil},
+		{"a raw address kd does not list", []string{"bp fffff800`02e03908"}, []string{"does not list it"}},
+		{"a raw address, disabled", []string{`bp fffff8011e7a2b30`}, []string{"disabled"}},
 	}
 	for _, tc := range tests {
 		err := CheckBL(got, tc.armed)
