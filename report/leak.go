@@ -17,6 +17,8 @@ import (
 // per stack.
 type LeakReport struct {
 	Kind             string       `json:"kind"` // "leaks"
+	Tag              string       `json:"tag,omitempty"`
+	Strategy         string       `json:"strategy,omitempty"`
 	Arch             string       `json:"arch,omitempty"`
 	Family           string       `json:"family,omitempty"`
 	StacksTotal      int64        `json:"stacks_total"` // allocation records

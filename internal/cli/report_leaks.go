@@ -35,6 +35,7 @@ func isLeakLog(head []byte) bool { return bytes.Contains(head, []byte(records.Pr
 // to use for "-" (it holds what was looked at).
 func (c *ReportCmd) runLeaks(stdin io.Reader, stdout, stderr io.Writer, skip *report.Skip, format string) (handled bool, _ io.Reader, err error) {
 	kinds := make([]bool, len(c.Logs))
+	tag, strategy := c.Tag, c.Strategy
 	var br *bufio.Reader
 	anyLeak, anyPlain := false, false
 	for i, p := range c.Logs {
@@ -56,6 +57,16 @@ func (c *ReportCmd) runLeaks(stdin io.Reader, stdout, stderr io.Writer, skip *re
 			f.Close()
 		}
 		kinds[i] = isLeakLog(head)
+		// A flag wins; then the first log that tells, as for plain logs.
+		var facts report.HeadFacts
+		facts.Write(head)
+		facts.Flush()
+		if tag == "" {
+			tag = facts.Tag
+		}
+		if strategy == "" {
+			strategy = facts.Strategy
+		}
 		anyLeak = anyLeak || kinds[i]
 		anyPlain = anyPlain || !kinds[i]
 	}
@@ -76,6 +87,7 @@ func (c *ReportCmd) runLeaks(stdin io.Reader, stdout, stderr io.Writer, skip *re
 		}
 	}
 	r := report.NewLeakReport(tr.Result(), skip)
+	r.Tag, r.Strategy = tag, strategy
 	opt := report.LeakWriteOptions{WriteOptions: report.WriteOptions{Top: c.Top}, Folded: c.FoldedValue}
 	write := func(w io.Writer) error { return report.WriteLeak(w, r, format, opt) }
 	if format == "html" {

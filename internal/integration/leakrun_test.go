@@ -3,8 +3,10 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -55,6 +57,8 @@ type truthAlloc struct {
 // leakReport is the part of report's leak JSON these tests read.
 type leakReport struct {
 	Kind             string `json:"kind"`
+	Tag              string `json:"tag"`
+	Strategy         string `json:"strategy"`
 	Arch             string `json:"arch"`
 	Family           string `json:"family"`
 	AllocCount       int64  `json:"alloc_count"`
@@ -142,6 +146,15 @@ func leakReportOf(t *testing.T, log string) leakReport {
 	}
 	if rep.Kind != "leaks" {
 		t.Fatalf("report kind %q, want leaks", rep.Kind)
+	}
+	// Every run here hunts Ddk with --strategy leaks. The header record
+	// tells the strategy; the tag is known from the live check's answer
+	// only where kd logs the typed command before it (kdalike does not).
+	if rep.Strategy != "leaks" {
+		t.Errorf("report strategy %q, want leaks (from the log's header record)", rep.Strategy)
+	}
+	if b, err := os.ReadFile(log); err == nil && bytes.Contains(b, []byte("kd> dd nt!MmSpecialPoolTag")) && rep.Tag != "Ddk" {
+		t.Errorf("report tag %q, want Ddk (the log holds the live check)", rep.Tag)
 	}
 	return rep
 }
