@@ -87,6 +87,7 @@ type Supervise struct {
 	BackoffMax      Duration       `toml:"backoff_max"`
 	HealthyAfter    Duration       `toml:"healthy_after"`
 	UnexpectedHalts UnexpectedHalt `toml:"on_unexpected_halt"`
+	OnBugCheck      BugCheckPolicy `toml:"on_bugcheck"`
 }
 
 // Duration is a time.Duration written as "90s", "2h" or "1h30m" in TOML.
@@ -161,6 +162,28 @@ func (p *UnexpectedHalt) UnmarshalText(b []byte) error {
 // Valid reports whether p is one of the policies.
 func (p UnexpectedHalt) Valid() bool { return p == HaltResume || p == HaltStay }
 
+// BugCheckPolicy is what kdlaunch does once a bug check's kb and
+// !analyze -v are in the log.
+type BugCheckPolicy string
+
+// Bug check policies.
+const (
+	BugCheckStay     BugCheckPolicy = "stay"     // leave the crashed target halted for a person; the run ends
+	BugCheckContinue BugCheckPolicy = "continue" // resume it (it writes its dump and reboots), arm again after the reboot
+)
+
+// UnmarshalText reads the policy from a config file.
+func (p *BugCheckPolicy) UnmarshalText(b []byte) error {
+	if v := BugCheckPolicy(b); !v.Valid() {
+		return fmt.Errorf("on_bugcheck %q: use %q (leave the crashed target halted) or %q (let it write its dump and reboot)", b, BugCheckStay, BugCheckContinue)
+	}
+	*p = BugCheckPolicy(b)
+	return nil
+}
+
+// Valid reports whether p is one of the policies.
+func (p BugCheckPolicy) Valid() bool { return p == BugCheckStay || p == BugCheckContinue }
+
 // Defaults.
 const (
 	DefaultTransport   = "npipe:pipe=livedebug"
@@ -200,6 +223,7 @@ func Default() *Config {
 			BackoffMax:      Duration{time.Minute},
 			HealthyAfter:    Duration{2 * time.Minute},
 			UnexpectedHalts: HaltResume,
+			OnBugCheck:      BugCheckStay,
 		},
 	}
 }

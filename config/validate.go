@@ -108,6 +108,9 @@ func (c *Config) Validate() error {
 	if !c.Supervise.UnexpectedHalts.Valid() {
 		return invalid("supervise.on_unexpected_halt %q: use %q or %q", c.Supervise.UnexpectedHalts, HaltResume, HaltStay)
 	}
+	if !c.Supervise.OnBugCheck.Valid() {
+		return invalid("supervise.on_bugcheck %q: use %q (leave the crashed target halted) or %q (let it write its dump and reboot)", c.Supervise.OnBugCheck, BugCheckStay, BugCheckContinue)
+	}
 	if c.Limits.MaxHits < 0 {
 		return invalid("limits.max_hits %d: must be 0 (no limit) or more", c.Limits.MaxHits)
 	}

@@ -5,10 +5,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/kdlaunch/kdlaunch/redact"
 	"github.com/kdlaunch/kdlaunch/script"
-	"github.com/kdlaunch/kdlaunch/transcript"
 )
 
 // Line is one complete line of kd output, already redacted.
@@ -32,14 +29,6 @@ type Output struct {
 	At      time.Time
 }
 
-// Sinks are where kd's output goes besides the session.
-type Sinks struct {
-	Console    *Console           // the user's terminal; nil for none
-	Transcript *transcript.Writer // nil for none
-	Log        hclog.Logger       // one Debug entry per line
-	Redact     *redact.Redactor
-}
-
 const (
 	maxLine   = 64 << 10 // a line longer than this is cut, never buffered without bound
 	tailLines = 40
@@ -47,14 +36,13 @@ const (
 
 // Pump is the one goroutine that owns kd's output. It reads as fast as kd
 // writes (kd must never block on its output, or the target slows down), copies
-// every line to the sinks and publishes Outputs on out. It closes out after
+// every line to the sinks (kd's lines go to the log's "kd" sub-logger) and publishes Outputs on out. It closes out after
 // the EOF Output.
 func Pump(r io.Reader, out chan<- Output, s Sinks) {
 	defer close(out)
-	if s.Log == nil {
-		s.Log = hclog.NewNullLogger()
-	}
-	debug := s.Log.IsDebug()
+	s = s.withDefaults()
+	log := s.Log.Named("kd")
+	debug := log.IsDebug()
 	tail := newRing(tailLines)
 	buf := make([]byte, 64<<10)
 	var partial []byte
@@ -76,7 +64,7 @@ func Pump(r io.Reader, out chan<- Output, s Sinks) {
 		}
 		s.Transcript.Output(text)
 		if debug {
-			s.Log.Debug("kd", "line", text)
+			log.Debug("kd", "line", text)
 		}
 	}
 
@@ -132,7 +120,7 @@ func Pump(r io.Reader, out chan<- Output, s Sinks) {
 			o.EOF = true
 			o.Tail = tail.lines()
 			if err != io.EOF {
-				s.Log.Debug("kd output ended", "error", err)
+				log.Debug("kd output ended", "error", err)
 			}
 			_ = s.Transcript.Flush()
 			out <- o

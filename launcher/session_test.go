@@ -2,11 +2,12 @@ package launcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -15,231 +16,47 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// miniKD is an in-process kd: just enough of kd's behaviour to drive the
-// session's reactions deterministically. The real fake kd (cmd/fakekd) is
-// exercised by the integration tests.
-type miniKD struct {
-	mu        sync.Mutex
-	pr        *io.PipeReader
-	pw        *io.PipeWriter
-	running   bool
-	connected bool
-	armed     bool
-	lines     []string // every line typed
-	whileRun  []string // lines typed while the target ran
-	breaks    int
-	ignore    int // breaks to ignore
-	noEcho    bool
-	// promptAfter: after "Break instruction exception" the rest of the
-	// break-in text and the prompt come this late (kd loading symbols).
-	promptAfter time.Duration
-	halted      bool // stopped, prompt shown or on its way
-	queued      int  // breaks that reached a stopped target
-	// selfHaltOnBreak: the target stops by itself (int 3 in a driver) just
-	// as a break is sent; kd queues the break, and the next g halts again.
-	selfHaltOnBreak bool
-	pendingBreak    bool
-	noPromptFor     string // a command with this prefix gets no answer (the target was reset)...
-	deaf            bool   // ...nor does anything after it, until the target reconnects
-	exited          chan struct{}
-	once            sync.Once
-	hits            int
-	buf             strings.Builder
-}
-
-func newMiniKD() *miniKD {
-	pr, pw := io.Pipe()
-	return &miniKD{pr: pr, pw: pw, exited: make(chan struct{})}
-}
-
-func (k *miniKD) Output() io.Reader { return k.pr }
-func (k *miniKD) Newline() string   { return "\r" }
-func (k *miniKD) Pid() int          { return 4242 }
-func (k *miniKD) Close() error      { return nil }
-func (k *miniKD) Kill() error       { k.exit(); return nil }
-func (k *miniKD) Wait() ExitStatus  { <-k.exited; return ExitStatus{} }
-
-func (k *miniKD) exit() {
-	k.once.Do(func() { close(k.exited); _ = k.pw.Close() })
-}
-
-func (k *miniKD) print(s string) { _, _ = k.pw.Write([]byte(s)) }
-
-func (k *miniKD) connect() {
-	k.mu.Lock()
-	k.connected, k.running, k.halted, k.deaf = true, true, false, false
-	k.mu.Unlock()
-	k.print("Connected to Windows 10 19041 x64 target at (Wed Nov 25 22:01:02.051 2026 (UTC + 0:00)), ptr64 TRUE\nKernel Debugger connection established.\n")
-}
-
-func (k *miniKD) Interrupt(int) error {
-	k.mu.Lock()
-	k.breaks++
-	if k.halted {
-		k.queued++
-		k.pendingBreak = true
-	}
-	if k.selfHaltOnBreak && k.running {
-		k.selfHaltOnBreak = false
-		k.running, k.halted = false, true
-		k.queued++
-		k.pendingBreak = true
-		k.mu.Unlock()
-		k.print("Break instruction exception - code 80000003 (first chance)\nDdkdrv!DdkCheck+0x3c:\n0: kd> ")
-		return nil
-	}
-	if !k.connected || !k.running || k.ignore > 0 {
-		if k.ignore > 0 {
-			k.ignore--
-		}
-		k.mu.Unlock()
-		return nil
-	}
-	k.running, k.halted = false, true
-	delay := k.promptAfter
-	k.mu.Unlock()
-	go func() {
-		k.print("Break instruction exception - code 80000003 (first chance)\n")
-		time.Sleep(delay)
-		k.print("nt!DbgBreakPointWithStatus:\n0: kd> ")
-	}()
-	return nil
-}
-
-// connectInitialBreak connects with "(Initial Breakpoint requested)" and
-// halts by itself after delay.
-func (k *miniKD) connectInitialBreak(delay time.Duration) {
-	k.mu.Lock()
-	k.connected, k.running = true, true
-	k.mu.Unlock()
-	k.print("Kernel Debugger connection established.  (Initial Breakpoint requested)\n")
-	time.Sleep(delay)
-	k.mu.Lock()
-	k.running, k.halted = false, true
-	k.mu.Unlock()
-	k.print("Break instruction exception - code 80000003 (first chance)\nnt!DbgBreakPointWithStatus:\n0: kd> ")
-}
-
-func (k *miniKD) hit() {
-	k.mu.Lock()
-	ok := k.running && k.armed
-	if ok {
-		k.hits++
-	}
-	k.mu.Unlock()
-	if ok {
-		k.print("Breakpoint 0 hit\nnt!MmAllocateSpecialPool:\n # RetAddr           : Args to Child                                                           : Call Site\n00 fffff801`1e2a3b40 : 00000000`00000000 00000000`00000000 00000000`00000000 00000000`00000000 : nt!MmAllocateSpecialPool\n")
-	}
-}
-
-func (k *miniKD) Write(b []byte) (int, error) {
-	k.mu.Lock()
-	k.buf.Write(b)
-	s := k.buf.String()
-	var cmds []string
-	for {
-		i := strings.IndexAny(s, "\r\n")
-		if i < 0 {
-			break
-		}
-		cmds = append(cmds, s[:i])
-		s = s[i+1:]
-	}
-	k.buf.Reset()
-	k.buf.WriteString(s)
-	k.mu.Unlock()
-	for _, c := range cmds {
-		k.run(c)
-	}
-	return len(b), nil
-}
-
-func (k *miniKD) run(c string) {
-	k.mu.Lock()
-	k.lines = append(k.lines, c)
-	if k.deaf || (k.noPromptFor != "" && strings.HasPrefix(c, k.noPromptFor)) {
-		k.deaf = true
-		k.mu.Unlock()
-		return
-	}
-	if k.running {
-		k.whileRun = append(k.whileRun, c)
-		k.mu.Unlock()
-		return
-	}
-	k.mu.Unlock()
-	switch {
-	case c == "\x02":
-		k.exit()
-	case c == "g":
-		k.mu.Lock()
-		k.running, k.halted = true, false
-		again := k.pendingBreak
-		if again {
-			k.pendingBreak = false
-			k.running, k.halted = false, true
-		}
-		k.mu.Unlock()
-		if again {
-			k.print("Break instruction exception - code 80000003 (first chance)\nnt!DbgBreakPointWithStatus:\n0: kd> ")
-		}
-	case strings.HasPrefix(c, "bp "):
-		k.mu.Lock()
-		k.armed = true
-		k.mu.Unlock()
-		k.print("0: kd> ")
-	case c == "bc *":
-		k.mu.Lock()
-		k.armed = false
-		k.mu.Unlock()
-		k.print("0: kd> ")
-	case strings.HasPrefix(c, ".echo ") && !k.noEcho:
-		k.print(strings.TrimPrefix(c, ".echo ") + "\n0: kd> ")
-	default:
-		k.print(fmt.Sprintf("Couldn't resolve error at '%s'\n0: kd> ", c))
-	}
-}
-
-func (k *miniKD) snapshot() (lines, whileRun []string, armed, running bool, breaks int) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return append([]string(nil), k.lines...), append([]string(nil), k.whileRun...), k.armed, k.running, k.breaks
-}
-
 func runSession(t *testing.T, k *miniKD, lim Limits, tm Timing, drive func(stop func())) (Result, *Stats) {
 	t.Helper()
 	return runSessionWith(t, k, lim, tm, nil, drive)
 }
 
-// runSessionWith: setup adjusts the session before it runs.
-func runSessionWith(t *testing.T, k *miniKD, lim Limits, tm Timing, setup func(*Session), drive func(stop func())) (Result, *Stats) {
+// runSessionWith: setup adjusts the session before it runs. The session,
+// its pump and kd run in a synctest bubble: every timer and sleep is on a
+// fake clock that advances when all of them wait, so the tests take no
+// real time and no timing can make them flaky.
+func runSessionWith(t *testing.T, k *miniKD, lim Limits, tm Timing, setup func(*Session), drive func(stop func())) (r Result, stats *Stats) {
 	t.Helper()
-	out := make(chan Output, 16)
-	go Pump(k.Output(), out, Sinks{})
-	stats := &Stats{Started: time.Now()}
-	checked := true
-	s := &Session{SessionConfig: SessionConfig{
-		Proc: k, Output: out, Stats: stats, Log: hclog.NewNullLogger(), Nonce: "t", Checked: &checked,
-		Plan:   Plan{Arm: []Command{{Text: `bp nt!MmAllocateSpecialPool ";kb;g"`}}},
-		Timing: tm, Limits: lim,
-	}}
-	if setup != nil {
-		setup(s)
-	}
-	stop := make(chan struct{})
-	var once sync.Once
-	res := make(chan Result, 1)
-	go func() { res <- s.Run(context.Background(), stop) }()
-	drive(func() { once.Do(func() { close(stop) }) })
-	select {
-	case r := <-res:
-		return r, stats
-	case <-time.After(10 * time.Second):
-		lines, wr, armed, running, b := k.snapshot()
-		k.exit()
-		t.Fatalf("session did not end: state %s phase %d typed %q while-running %q armed %v running %v breaks %d", s.st, s.phase, lines, wr, armed, running, b)
-		return Result{}, nil
-	}
+	synctest.Test(t, func(t *testing.T) {
+		k.open()
+		out := make(chan Output, 16)
+		go Pump(k.Output(), out, Sinks{})
+		stats = &Stats{Started: time.Now()}
+		s := &Session{SessionConfig: SessionConfig{
+			Proc: k, Output: out, Stats: stats, Sinks: Sinks{Log: hclog.NewNullLogger()},
+			Rules: Rules{
+				Plan:   Plan{Arm: []Command{{Text: `bp nt!MmAllocateSpecialPool ";kb;g"`}}},
+				Timing: tm, Limits: lim, Nonce: "t",
+			},
+		}}
+		if setup != nil {
+			setup(s)
+		}
+		stop := make(chan struct{})
+		var once sync.Once
+		res := make(chan Result, 1)
+		go func() { res <- s.Run(context.Background(), stop) }()
+		drive(func() { once.Do(func() { close(stop) }) })
+		select {
+		case r = <-res:
+		case <-time.After(10 * time.Second): // fake time: the session is stuck
+			lines, wr, armed, running, b := k.snapshot()
+			k.exit()
+			<-res
+			t.Fatalf("session did not end: typed %q while-running %q armed %v running %v breaks %d", lines, wr, armed, running, b)
+		}
+	})
+	return r, stats
 }
 
 var fastTiming = Timing{Settle: 10 * time.Millisecond, BreakTimeout: 50 * time.Millisecond, BreakRetries: 3, StopTimeout: time.Second, ResumeOnHalt: true, LeaveGrace: 20 * time.Millisecond}
@@ -275,7 +92,7 @@ func TestSessionArmsAndStopsSafely(t *testing.T) {
 			plain = append(plain, l)
 		}
 	}
-	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "g", "bc *", "g", "\x02"}
+	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "bl", "g", "bc *", "g", "\x02"}
 	if fmt.Sprint(plain) != fmt.Sprint(want) {
 		t.Errorf("typed %q, want %q", plain, want)
 	}
@@ -477,7 +294,7 @@ func TestSessionStopResumesAQueuedBreak(t *testing.T) {
 			plain = append(plain, l)
 		}
 	}
-	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "g", "bc *", "g", "bc *", "g", "\x02"}
+	want := []string{`bp nt!MmAllocateSpecialPool ";kb;g"`, "bl", "g", "bc *", "g", "bc *", "g", "\x02"}
 	if fmt.Sprint(plain) != fmt.Sprint(want) || armed || !running {
 		t.Errorf("typed %q (want %q), armed %v, running %v: the target must be left running", plain, want, armed, running)
 	}
@@ -571,7 +388,7 @@ func TestSessionOutputEndsKdRunsOn(t *testing.T) {
 		waitArmed(k)
 		_ = k.pw.Close() // output ends; Wait blocks until Kill
 	})
-	if r.Outcome != OutcomeKdExited || !r.Armed {
+	if r.Outcome != OutcomeKDExited || !r.Armed {
 		t.Fatalf("outcome %v armed %v, want kd exited with the breakpoint armed", r.Outcome, r.Armed)
 	}
 }
@@ -581,7 +398,7 @@ func TestSessionOutputEndsKdRunsOn(t *testing.T) {
 // resume it before leaving, not leave a target about to halt.
 func TestSessionStoppingIncarnationResumesInitialBreak(t *testing.T) {
 	k := newMiniKD()
-	r, st := runSessionWith(t, k, Limits{}, fastTiming, func(s *Session) { s.phase = phaseStopping }, func(func()) {
+	r, st := runSessionWith(t, k, Limits{}, fastTiming, func(s *Session) { s.Stopping = true }, func(func()) {
 		k.connectInitialBreak(30 * time.Millisecond)
 	})
 	if r.Outcome != OutcomeStopped {
@@ -593,5 +410,90 @@ func TestSessionStoppingIncarnationResumesInitialBreak(t *testing.T) {
 	}
 	if got := strings.Join(lines, "|"); !strings.HasSuffix(got, "g|\x02") {
 		t.Errorf("typed %q, want g then CTRL+B", lines)
+	}
+}
+
+// A g kd cannot carry out: retried after a growing wait (the session's
+// retry timer), never typed again at once; after the last try the
+// breakpoints are cleared, the target resumed, and the run ends quoting kd.
+func TestSessionFailedGoIsRetriedThenCleared(t *testing.T) {
+	for _, tc := range []struct {
+		fails   int
+		outcome Outcome
+	}{{1, OutcomeStopped}, {1000, OutcomeFailed}} {
+		k := newMiniKD()
+		k.failInserts = tc.fails
+		r, _ := runSession(t, k, Limits{MaxHits: 2}, fastTiming, func(stop func()) {
+			k.connect()
+			for i := 0; i < 400; i++ {
+				time.Sleep(10 * time.Millisecond)
+				k.hit()
+				select {
+				case <-k.exited:
+					return
+				default:
+				}
+			}
+			stop()
+		})
+		if r.Outcome != tc.outcome {
+			t.Fatalf("%d failing g's: outcome %v (%v), want %v", tc.fails, r.Outcome, r.Err, tc.outcome)
+		}
+		lines, _, armed, running, _ := k.snapshot()
+		gs := 0
+		for _, l := range lines {
+			if l == "g" {
+				gs++
+			}
+		}
+		if armed || !running {
+			t.Errorf("%d failing g's: armed %v running %v at the end; typed %q", tc.fails, armed, running, lines)
+		}
+		if tc.fails > 1 {
+			var ge *GoFailedError
+			if !errors.As(r.Err, &ge) || k.failedGs != maxGoTries || gs != maxGoTries+1 {
+				t.Errorf("err %v, %d failed g's, %d typed: want a GoFailedError after %d tries, then one g with nothing armed", r.Err, k.failedGs, gs, maxGoTries)
+			}
+		}
+	}
+}
+
+// The hit-rate brake survives a reboot: kd lost the breakpoint anyway, and
+// arming it again would bring back the hits that tripped the brake. The
+// stop afterwards leaves nothing armed and is safe.
+func TestSessionRateBrakeSurvivesReboot(t *testing.T) {
+	k := newMiniKD()
+	lim := Limits{MaxRate: 5, RateWindow: 2 * time.Second}
+	r, stats := runSession(t, k, lim, fastTiming, func(stop func()) {
+		k.connect()
+		waitArmed(k)
+		for i := 0; i < 400; i++ { // 100 hits a second until the brake clears the breakpoint
+			time.Sleep(10 * time.Millisecond)
+			k.hit()
+			if _, _, armed, running, _ := k.snapshot(); !armed && running {
+				break
+			}
+		}
+		k.mu.Lock()
+		k.armed, k.connected = false, false
+		k.mu.Unlock()
+		k.print("Shutdown occurred at (Wed Nov 25 22:03:04.000 2026 (UTC + 0:00))...unloading all symbol tables.\nWaiting to reconnect...\n")
+		time.Sleep(50 * time.Millisecond)
+		k.connect()
+		time.Sleep(time.Second)
+		stop()
+	})
+	if r.Outcome != OutcomeStopped || !stats.StoppedSafe {
+		t.Fatalf("outcome %v, stopped safely %v: want a safe stop", r.Outcome, stats.StoppedSafe)
+	}
+	lines, _, armed, running, _ := k.snapshot()
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "bp ") {
+			n++
+		}
+	}
+	if n != 1 || armed || !running {
+		t.Errorf("bp typed %d times (want 1: not again after the reboot), armed %v, running %v; typed %q", n, armed, running, lines)
 	}
 }

@@ -42,9 +42,10 @@ const (
 	InCommandSent              // kdlaunch is about to send an ordinary command
 	InLeaveSent                // kdlaunch is about to send CTRL+B ENTER
 	InExit                     // kd's output ended
+	InRunsAgain                // kd's output shows a halted target running again (someone else resumed it)
 )
 
-var inputNames = [...]string{"waiting", "connected", "shutdown", "prompt", "break sent", "resume sent", "command sent", "leave sent", "exit"}
+var inputNames = [...]string{"waiting", "connected", "shutdown", "prompt", "break sent", "resume sent", "command sent", "leave sent", "exit", "runs again"}
 
 func (in Input) String() string {
 	if int(in) < len(inputNames) {
@@ -53,14 +54,14 @@ func (in Input) String() string {
 	return fmt.Sprintf("input(%d)", int(in))
 }
 
-// ErrRefused is returned by Next for an action that must not happen in the
+// RefusedError is returned by Next for an action that must not happen in the
 // current state; the caller then does not do it.
-type ErrRefused struct {
+type RefusedError struct {
 	State State
 	Input Input
 }
 
-func (e *ErrRefused) Error() string {
+func (e *RefusedError) Error() string {
 	return fmt.Sprintf("%s refused while %s", e.Input, e.State)
 }
 
@@ -73,7 +74,7 @@ func Next(s State, in Input) (State, error) {
 		if in == InExit {
 			return Exited, nil
 		}
-		return Exited, &ErrRefused{s, in}
+		return Exited, &RefusedError{s, in}
 	}
 	switch in {
 	case InExit:
@@ -86,7 +87,7 @@ func Next(s State, in Input) (State, error) {
 		// more may be sent.
 		switch in {
 		case InBreakSent, InResumeSent, InCommandSent:
-			return s, &ErrRefused{s, in}
+			return s, &RefusedError{s, in}
 		}
 		return s, nil
 	}
@@ -110,17 +111,22 @@ func Next(s State, in Input) (State, error) {
 		case Connected, Running, BreakingIn:
 			return BreakingIn, nil
 		}
-		return s, &ErrRefused{s, in}
+		return s, &RefusedError{s, in}
 	case InResumeSent:
 		if s == Halted {
 			return Running, nil
 		}
-		return s, &ErrRefused{s, in}
+		return s, &RefusedError{s, in}
 	case InCommandSent:
 		if s == Halted {
 			return Halted, nil
 		}
-		return s, &ErrRefused{s, in}
+		return s, &RefusedError{s, in}
+	case InRunsAgain:
+		if s == Halted {
+			return Running, nil
+		}
+		return s, nil
 	}
 	return s, fmt.Errorf("unknown input %d", int(in))
 }

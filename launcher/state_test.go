@@ -53,6 +53,9 @@ func TestNext(t *testing.T) {
 		{Exited, InExit, Exited, false},
 		{Exited, InPrompt, Exited, true},
 		{Exited, InBreakSent, Exited, true},
+		{Halted, InRunsAgain, Running, false}, // a person resumed the target from the debugging server
+		{Running, InRunsAgain, Running, false},
+		{Waiting, InRunsAgain, Waiting, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.from.String()+"/"+tt.in.String(), func(t *testing.T) {
@@ -60,7 +63,7 @@ func TestNext(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("Next(%s, %s) = %s, want %s", tt.from, tt.in, got, tt.want)
 			}
-			var r *ErrRefused
+			var r *RefusedError
 			if refused := errors.As(err, &r); refused != tt.refused {
 				t.Errorf("Next(%s, %s) refused = %v (%v), want %v", tt.from, tt.in, refused, err, tt.refused)
 			}
@@ -72,7 +75,7 @@ func TestNext(t *testing.T) {
 // the machine.
 func TestNextTotal(t *testing.T) {
 	for s := Starting; s <= Exited; s++ {
-		for in := InWaiting; in <= InExit; in++ {
+		for in := InWaiting; in <= InRunsAgain; in++ {
 			got, _ := Next(s, in)
 			if got < Starting || got > Exited {
 				t.Errorf("Next(%s, %s) = %d, out of range", s, in, got)

@@ -6,29 +6,24 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/kdlaunch/kdlaunch/plural"
 	"strings"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
-	"github.com/kdlaunch/kdlaunch/transcript"
+	"github.com/kdlaunch/kdlaunch/redact"
 )
 
 // Options configure a supervised run.
 type Options struct {
 	Spec func(incarnation int) Spec // the command line and environment of each kd incarnation
 	// Start starts kd; nil uses the platform's Start.
-	Start      func(Spec, hclog.Logger) (Proc, error)
-	Plan       Plan
-	Timing     Timing
-	Limits     Limits
-	Restart    RestartPolicy
-	Log        hclog.Logger
-	Console    *Console
-	Transcript *transcript.Writer
-	Sinks      Sinks
-	Redact     func(string) string
+	Start   func(Spec, hclog.Logger) (Proc, error)
+	Plan    Plan
+	Timing  Timing
+	Limits  Limits
+	Restart RestartPolicy
+	Sinks   Sinks // every incarnation's pump and session write here
 }
 
 // RestartPolicy says what to do when kd exits on its own.
@@ -39,16 +34,16 @@ type RestartPolicy struct {
 	HealthyAfter   time.Duration // an incarnation that ran this long resets the backoff and the count
 }
 
-// KdExitedError is the fatal error when kd keeps exiting: callers print it
+// KDExitedError is the fatal error when kd keeps exiting: callers print it
 // and exit non-zero.
-type KdExitedError struct {
+type KDExitedError struct {
 	Restarts int
 	Exit     ExitStatus
 	Tail     []string
 }
 
-func (e *KdExitedError) Error() string {
-	msg := fmt.Sprintf("kd exited (%s) and was restarted %s; giving up", e.Exit, plural.Times(int64(e.Restarts)))
+func (e *KDExitedError) Error() string {
+	msg := fmt.Sprintf("kd exited (%s) and was restarted %d times; giving up", e.Exit, e.Restarts)
 	if n := len(e.Tail); n > 0 {
 		last := e.Tail[max(0, n-5):]
 		msg += "; its last lines: " + strings.Join(last, " | ")
@@ -56,8 +51,23 @@ func (e *KdExitedError) Error() string {
 	return msg
 }
 
-// ErrStartFailed wraps a failure to start kd at all.
+// ErrStartFailed is what every StartError is (errors.Is): kd did not start
+// at all.
 var ErrStartFailed = errors.New("start kd")
+
+// StartError is a failure to start kd at all; Err is the operating system's
+// reason (an *os.PathError, an exec error), kept for errors.As.
+type StartError struct {
+	Path string
+	Err  error
+}
+
+func (e *StartError) Error() string {
+	return fmt.Sprintf("%s %s: %v: --kd must name kd.exe or a program that behaves like it", ErrStartFailed, e.Path, e.Err)
+}
+
+// Unwrap gives both ErrStartFailed and the cause.
+func (e *StartError) Unwrap() []error { return []error{ErrStartFailed, e.Err} }
 
 // Supervise runs kd until a safe stop completes, restarting it when it exits
 // on its own. stop asks for the safe stop; cancelling ctx kills kd at once.
@@ -66,43 +76,35 @@ func Supervise(ctx context.Context, stop <-chan struct{}, o Options, stats *Stat
 	if start == nil {
 		start = Start
 	}
-	if o.Redact == nil {
-		o.Redact = func(s string) string { return s }
-	}
+	sk := o.Sinks.withDefaults()
+	rules := Rules{Plan: o.Plan, Timing: o.Timing, Limits: o.Limits, Nonce: newNonce()}
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = o.Restart.BackoffInitial
 	bo.MaxInterval = o.Restart.BackoffMax
 	bo.MaxElapsedTime = 0
 	bo.RandomizationFactor = 0.3
 	bo.Reset()
-	nonce := newNonce()
-	checked := false
 	stopping := false
 	for incarnation := 0; ; incarnation++ {
 		spec := o.Spec(incarnation)
-		proc, err := start(spec, o.Log)
+		proc, err := start(spec, sk.Log)
 		if err != nil {
-			return fmt.Errorf("%w %s: %s: --kd must name kd.exe or a program that behaves like it", ErrStartFailed, spec.Path, o.Redact(err.Error()))
+			return sk.Redact.Wrap(&StartError{Path: spec.Path, Err: err})
 		}
-		o.Log.Info("kd started", "pid", proc.Pid(), "incarnation", incarnation+1)
-		o.Transcript.Event(fmt.Sprintf("kd started, pid %d, incarnation %d", proc.Pid(), incarnation+1))
+		sk.Log.Info("kd started", "pid", proc.Pid(), "incarnation", incarnation+1)
+		sk.Transcript.Event(fmt.Sprintf("kd started, pid %d, incarnation %d", proc.Pid(), incarnation+1))
 		out := make(chan Output, 64)
 		pumpDone := make(chan struct{})
 		go func() {
 			defer close(pumpDone)
-			Pump(proc.Output(), out, o.Sinks)
+			Pump(proc.Output(), out, sk)
 		}()
 		began := time.Now()
+		// Stopping: a stop came while kd was down; this incarnation only
+		// clears what the last one may have left armed.
 		sess := &Session{SessionConfig: SessionConfig{
-			Proc: proc, Output: out, Plan: o.Plan, Timing: o.Timing, Limits: o.Limits,
-			Stats: stats, Log: o.Log, Console: o.Console, Transcript: o.Transcript,
-			Nonce: nonce, Checked: &checked, Redact: o.Redact,
+			Proc: proc, Output: out, Rules: rules, Stats: stats, Sinks: sk, Stopping: stopping,
 		}}
-		if stopping {
-			// A stop came while kd was down: this incarnation only clears what
-			// the last one may have left armed.
-			sess.phase = phaseStopping
-		}
 		r := sess.Run(ctx, stop)
 		// The old kd must be fully gone (its pipe name free) before another
 		// starts: output drained, process reaped, job closed.
@@ -121,7 +123,7 @@ func Supervise(ctx context.Context, stop <-chan struct{}, o Options, stats *Stat
 		case OutcomeFailed:
 			return r.Err
 		}
-		if sess.phase == phaseStopping && !r.Armed {
+		if sess.Phase() == PhaseStopping && !r.Armed {
 			return nil
 		}
 		stats.Restarts++
@@ -130,17 +132,14 @@ func Supervise(ctx context.Context, stop <-chan struct{}, o Options, stats *Stat
 			stats.Restarts = 1
 		}
 		if stats.Restarts > o.Restart.MaxRestarts {
-			return &KdExitedError{Restarts: stats.Restarts - 1, Exit: r.Exit, Tail: redactAll(r.Tail, o.Redact)}
+			return &KDExitedError{Restarts: stats.Restarts - 1, Exit: r.Exit, Tail: redactAll(r.Tail, sk.Redact)}
 		}
 		wait := bo.NextBackOff()
 		msg := fmt.Sprintf("kd exited unexpectedly (%s); restarting it in %s (restart %d of %d)", r.Exit, wait.Round(time.Millisecond), stats.Restarts, o.Restart.MaxRestarts)
 		if r.Armed {
 			msg += "; a new kd attaching clears the old breakpoints, which are then armed again"
 		}
-		o.Log.Warn(msg)
-		o.Transcript.Event(msg)
-		stats.Warnings = append(stats.Warnings, msg)
-		o.Console.Note("kdlaunch: " + msg)
+		stats.warn(sk.note(hclog.Warn, msg))
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
@@ -158,10 +157,10 @@ func Supervise(ctx context.Context, stop <-chan struct{}, o Options, stats *Stat
 	}
 }
 
-func redactAll(lines []string, f func(string) string) []string {
+func redactAll(lines []string, red *redact.Redactor) []string {
 	out := make([]string, len(lines))
 	for i, l := range lines {
-		out[i] = f(l)
+		out[i] = red.String(l)
 	}
 	return out
 }

@@ -45,3 +45,25 @@ func (x *Redactor) String(s string) string {
 	}
 	return x.r.Replace(s)
 }
+
+// Wrap returns err with every secret masked in its text. The result
+// unwraps to err, so errors.Is and errors.As see the original error and its
+// type; only Error() is masked. nil stays nil.
+func (x *Redactor) Wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &MaskedError{msg: x.String(err.Error()), err: err}
+}
+
+// MaskedError is an error whose text has its secrets masked; Unwrap gives
+// the original.
+type MaskedError struct {
+	msg string
+	err error
+}
+
+func (e *MaskedError) Error() string { return e.msg }
+
+// Unwrap returns the original, unmasked error.
+func (e *MaskedError) Unwrap() error { return e.err }

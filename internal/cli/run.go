@@ -17,6 +17,7 @@ import (
 
 	"github.com/kdlaunch/kdlaunch/config"
 	"github.com/kdlaunch/kdlaunch/exitcode"
+	"github.com/kdlaunch/kdlaunch/internal/statusline"
 	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/launcher"
 	"github.com/kdlaunch/kdlaunch/outfile"
@@ -127,7 +128,7 @@ func (c *RunCmd) Run(s streams) error {
 	if c.DryRun {
 		checks := []launcher.Command(nil)
 		if tag != nil && cfg.Target.Strategy.SpecialPool() {
-			checks = liveCheck(*tag, nil, nil)
+			checks = liveCheck(*tag)
 		}
 		dryRun(s.Out, dryRunPlan{
 			KD: kd, Configured: cfg.KD.Path, Args: args, Env: kdOwnEnv(cfg, logPath, 0),
@@ -177,18 +178,16 @@ func (c *RunCmd) Run(s streams) error {
 		Spec: func(n int) launcher.Spec {
 			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n), Console: consoleMode}
 		},
-		Plan:       launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak()},
-		Timing:     timing(cfg),
-		Limits:     launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
-		Restart:    launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
-		Log:        logger,
-		Console:    console,
-		Transcript: tr,
-		Sinks:      launcher.Sinks{Console: console, Transcript: tr, Log: logger.Named("kd"), Redact: red},
-		Redact:     red.String,
+		Plan: launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak(),
+			Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag)},
+		Timing:  timing(cfg),
+		Limits:  launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
+		Restart: launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
+		Sinks: launcher.Sinks{Console: console, Transcript: tr, Log: logger, Redact: red,
+			Status: func(sn launcher.Snapshot) { console.Status(statusline.Text(sn)) }},
 	}
 	if tag != nil && cfg.Target.Strategy.SpecialPool() {
-		lopts.Plan.Check = liveCheck(*tag, console, stats)
+		lopts.Plan.Check = liveCheck(*tag)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -237,7 +236,7 @@ func (c *RunCmd) Run(s streams) error {
 	err = launcher.Supervise(ctx, stop, lopts, stats)
 	stopProgress()
 	console.Close()
-	if !errors.Is(err, launcher.ErrStartFailed) || stats.Restarts > 0 {
+	if (!errors.Is(err, launcher.ErrStartFailed) && !errors.As(err, new(*script.StartError))) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
 		summary(s, stats, logPath, logStart, err)
 	}
@@ -245,9 +244,36 @@ func (c *RunCmd) Run(s streams) error {
 		if errors.Is(err, context.Canceled) {
 			return &ExitError{Code: exitcode.Interrupted, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
 		}
-		return errors.New(red.String(err.Error()))
+		return answerExit(red.Wrap(err))
 	}
 	return nil
+}
+
+// Exit codes of runs that kd's answers ended (the same numbers as the
+// exit code table: a script can tell them apart).
+const (
+	exitStartFailed    = 4 // kd could not open the connection
+	exitUnresolved     = 5 // a breakpoint that cannot hit: nothing was armed
+	exitHaltedBugCheck = 6 // the target bug-checked and is left halted
+	exitHaltedByPerson = 7 // someone holds the target halted from the debugging server
+)
+
+// answerExit gives the errors of kd's answers their exit codes.
+func answerExit(err error) error {
+	code := 0
+	switch {
+	case errors.As(err, new(*script.StartError)):
+		code = exitStartFailed
+	case errors.Is(err, script.ErrNotArmed), errors.As(err, new(*script.NoAllocatorError)):
+		code = exitUnresolved
+	case errors.As(err, new(*launcher.BugCheckError)):
+		code = exitHaltedBugCheck
+	case errors.As(err, new(*launcher.PersonHaltError)):
+		code = exitHaltedByPerson
+	default:
+		return err
+	}
+	return &ExitError{Code: code, Err: err}
 }
 
 func sigName(s os.Signal) string {
@@ -354,6 +380,9 @@ func plan(cfg *config.Config, tag *pooltag.Tag) (arm, disarm []launcher.Command,
 			return nil, nil, fmt.Errorf("%w: %v", config.ErrInvalid, err)
 		}
 		for _, t := range a {
+			if t == script.SpecialPoolBreakpoint && probesAllocators(cfg, tag) {
+				continue // the session arms every allocator the kernel has
+			}
 			arm = append(arm, launcher.Command{Text: t})
 		}
 		for _, t := range d {
@@ -363,25 +392,55 @@ func plan(cfg *config.Config, tag *pooltag.Tag) (arm, disarm []launcher.Command,
 	for _, t := range cfg.Script.Commands {
 		arm = append(arm, launcher.Command{Text: t})
 	}
-	if len(arm) == 0 {
+	if len(arm) == 0 && !probesAllocators(cfg, tag) {
 		return nil, nil, fmt.Errorf("%w: nothing to arm: give --tag TAG (the seed's bp nt!MmAllocateSpecialPool) or --command CMD", config.ErrInvalid)
 	}
 	return arm, disarm, nil
 }
 
-// liveCheck reads the target's special pool tag and resolves the allocator
-// before arming, and warns (without stopping) when they do not match.
-func liveCheck(tag pooltag.Tag, console *launcher.Console, stats *launcher.Stats) []launcher.Command {
-	var dd []string
+// probesAllocators: the special-pool recipe arms whichever allocator the
+// target's kernel has, found by the session's probe at the first halt.
+func probesAllocators(cfg *config.Config, tag *pooltag.Tag) bool {
+	return tag != nil && !cfg.Script.Replace && cfg.Target.Strategy.SpecialPool()
+}
+
+// readback confirms the pool-hit-tag recipe before anything says armed:
+// nt!PoolHitTag resolves and reads back the tag.
+func readback(cfg *config.Config, tag *pooltag.Tag) []launcher.Command {
+	if tag == nil || cfg.Script.Replace || !cfg.Target.Strategy.HitOnBreak() {
+		return nil
+	}
+	t := *tag
 	return []launcher.Command{
-		{Text: script.SpecialPoolTagQuery, Done: func(out []string) { dd = out }},
-		{Text: script.AllocatorQuery, Done: func(out []string) {
-			for _, w := range script.CheckSpecialPool(tag, strings.Join(dd, "\n"), strings.Join(out, "\n")) {
-				console.Note("kdlaunch: warning: " + w)
-				stats.Warnings = append(stats.Warnings, w)
-			}
+		{Text: script.PoolHitTagQuery},
+		{Text: script.PoolHitTagReadback, Judge: func(a launcher.Answers) ([]string, error) {
+			return nil, script.CheckPoolHitTagArmed(t, a[script.PoolHitTagQuery], a[script.PoolHitTagReadback])
 		}},
 	}
+}
+
+// liveCheck reads the target's special pool tag before arming, and warns
+// (without stopping) when it does not match. It runs after the allocator
+// probe: its warning about nt!MmAllocateSpecialPool is left out when
+// another allocator resolves (a segment-heap kernel has none of it).
+func liveCheck(tag pooltag.Tag) []launcher.Command {
+	return []launcher.Command{{Text: script.SpecialPoolTagQuery, Judge: func(a launcher.Answers) ([]string, error) {
+		probes := script.ProbeFamilies(a)
+		_, none := script.CheckAllocators(probes)
+		for _, p := range probes {
+			if none != nil && (p.Alloc.ExportOnly || p.Alloc.NoSymbols) {
+				return nil, nil // nt's symbols are missing: the run ends with the one line that says so
+			}
+		}
+		var out []string
+		for _, w := range script.CheckSpecialPool(tag, a[script.SpecialPoolTagQuery], a[script.AllocatorQuery]) {
+			if none == nil && strings.HasPrefix(w, "special pool: "+script.AllocatorSymbol+" does not resolve") {
+				continue
+			}
+			out = append(out, "warning: "+w)
+		}
+		return out, nil
+	}}}
 }
 
 func timing(cfg *config.Config) launcher.Timing {
@@ -395,6 +454,8 @@ func timing(cfg *config.Config) launcher.Timing {
 		StopTimeout:    s.StopTimeout.Duration,
 		ConnectTimeout: cfg.Target.ConnectTimeout.Duration,
 		ResumeOnHalt:   s.UnexpectedHalts == config.HaltResume,
+		// A bug check is left halted unless the config says continue.
+		ContinueBugCheck: s.OnBugCheck == config.BugCheckContinue,
 	}
 }
 

@@ -264,10 +264,12 @@ func TestKdalikeFaults(t *testing.T) {
 			env:  map[string]string{"KDA_SIGNAL_AFTER_HITS": "5", "KDA_FAULT_TIMES": "1"},
 			args: []string{"--max-hits", "15"},
 			want: want{safe: true, minHits: 15, minIncs: 2, out: "killed by a signal"}},
+		// kd says why it cannot start: that is not a crash to restart, but
+		// one line with the cause and exit 4 at once.
 		{name: "kd fails at start three times",
 			env:  map[string]string{"KDA_EXIT_AT_START": "3"},
 			args: []string{"--max-hits", "10"},
-			want: want{safe: true, minHits: 10, minIncs: 4, out: "exit code 1"}},
+			want: want{code: 4, minIncs: 1, out: "Access is denied.): another program"}},
 		{name: "kd keeps crashing: give up",
 			env:  map[string]string{"KDA_EXIT_AFTER_HITS": "2"},
 			cfg:  map[string]string{"max_restarts": "2"},

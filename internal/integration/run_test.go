@@ -50,8 +50,9 @@ func TestRunMaxHits(t *testing.T) {
 			if got := strings.Count(log, "Breakpoint 0 hit"); got != s.Hits {
 				t.Errorf("log holds %d hits, fake kd made %d", got, s.Hits)
 			}
-			// The script, in order, each at a prompt.
-			want := []string{"dd nt!MmSpecialPoolTag L1", "x nt!MmAllocateSpecialPool", `bp nt!MmAllocateSpecialPool ";kb;g"`, "g", "bc *", "g"}
+			// The script, in order, each at a prompt: the allocator probe,
+			// the live check, the breakpoint, bl confirming it, g; the stop.
+			want := []string{"x nt!MmAllocateSpecialPool", "dd nt!MmSpecialPoolTag L1", `bp nt!MmAllocateSpecialPool ";kb;g"`, "bl", "g", "bc *", "g"}
 			got := withoutMarkers(s.Commands)
 			if !hasSubsequence(got, want) {
 				t.Errorf("commands %q, want in order %q", got, want)
@@ -183,11 +184,15 @@ func TestRunLiveCheck(t *testing.T) {
 		}
 		assertSafe(t, r.fake(t))
 	})
+	// A kernel without nt!MmAllocateSpecialPool (nor the segment heap's
+	// allocator): no breakpoint could hit, so the run ends (exit 5) with
+	// nothing armed; the warning names the other recipes.
 	t.Run("no symbol", func(t *testing.T) {
 		r := start(t, map[string]string{"FAKEKD_MISSING_SYMBOLS": "nt!MmAllocateSpecialPool"}, "--tag", "Ddk", "--duration", "2s")
-		if code := r.wait(t, 30*time.Second); code != 0 {
-			t.Fatalf("exit %d: %s", code, r.stderr.String())
+		if code := r.wait(t, 30*time.Second); code != 5 {
+			t.Fatalf("exit %d, want 5: %s", code, r.stderr.String())
 		}
+		assertSafe(t, r.fake(t))
 		if !strings.Contains(r.stderr.String(), "PoolHitTag") {
 			t.Errorf("missing-symbol warning does not name the alternatives:\n%s", r.stderr.String())
 		}
