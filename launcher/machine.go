@@ -44,9 +44,10 @@ const (
 	HaltPerson                    // someone broke in from the debugging server (the break box, no break of ours)
 	HaltInt3                      // a driver's own breakpoint (Where says where)
 	HaltGoFailed                  // kd could not carry out a g (it could not insert a breakpoint)
+	HaltFound                     // a clearing session found the target halted as kd attached (left so by an earlier session)
 )
 
-var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit", "bug check", "a person's break", "int 3", "failed g"}
+var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit", "bug check", "a person's break", "int 3", "failed g", "found halted"}
 
 func (h HaltCause) String() string {
 	if int(h) < len(haltNames) {
@@ -100,7 +101,9 @@ type Counters struct {
 	// Allocators are the breakpoints on the special-pool allocators the
 	// probe found (Plan.Allocators); nil until the probe answered.
 	Allocators []Command
-	Started    time.Time
+	// Surveyed: the first answer to each Plan.Survey command this run.
+	Surveyed Answers
+	Started  time.Time
 }
 
 // InFlight is the command typed and not yet finished: kd's marker line and

@@ -90,7 +90,11 @@ func (s *stepper) leave() {
 }
 
 func (s *stepper) disarmQueue() []Command {
-	q := []Command{{Text: "bc *", Purpose: PurposeDisarm}}
+	var q []Command
+	if s.m.Plan.ClearOnly {
+		q = withPurpose(s.m.Plan.Survey, PurposeSurvey)
+	}
+	q = append(q, Command{Text: "bc *", Purpose: PurposeDisarm})
 	q = append(q, withPurpose(s.m.Plan.Disarm, PurposeDisarm)...)
 	return append(q, Command{Text: "g", Purpose: PurposeResume})
 }

@@ -20,10 +20,11 @@ const (
 	PurposeProbe                   // finds which special-pool allocator the kernel has (x)
 	PurposeVerify                  // confirms what was armed before anything says armed (bl, readbacks)
 	PurposeBugCheck                // puts a bug check's stack and analysis into the log (kb, !analyze -v)
+	PurposeSurvey                  // reads what an earlier session left armed, before a clearing session clears it (Plan.Survey)
 	purposeArmSlot                 // not typed: where the arm commands go once the probe has answered
 )
 
-var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack", "probe", "verify", "bug check", "arm slot"}
+var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack", "probe", "verify", "bug check", "survey", "arm slot"}
 
 func (p Purpose) String() string {
 	if int(p) < len(purposeNames) {
@@ -66,6 +67,16 @@ type Plan struct {
 	// HitOnBreak: every break kdlaunch did not ask for is a hit whose stack
 	// is taken with kb (the PoolHitTag recipe).
 	HitOnBreak bool
+	// ClearOnly makes a clearing session (kdlaunch disarm): nothing is
+	// armed. At the first halt after the connection it types Survey, then
+	// bc * and Disarm, resumes the target and leaves kd. Until then all an
+	// earlier session may have left counts as armed: PoolHitTag is target
+	// memory and outlives any kd.
+	ClearOnly bool
+	// Survey reads what is armed before a clearing session clears it (bl,
+	// dd nt!PoolHitTag L1); the first answer to each is kept in
+	// Stats.Surveyed.
+	Survey []Command
 }
 
 // Timing is how patient a session is.
@@ -147,10 +158,13 @@ type Stats struct {
 	Started     time.Time
 	Warnings    []string
 	hitTimes    []time.Time
-	StoppedSafe bool      // the last stop cleared breakpoints and resumed the target
-	checked     bool      // the live check ran (in this or an earlier incarnation)
-	braked      bool      // the hit-rate brake fired: nothing is armed again this run
-	allocators  []Command // the allocator breakpoints the probe found (nil: not probed yet)
+	StoppedSafe bool // the last stop cleared breakpoints and resumed the target
+	// Surveyed are kd's first answers to Plan.Survey in this run, by
+	// command: what a clearing session found before it cleared anything.
+	Surveyed   Answers
+	checked    bool      // the live check ran (in this or an earlier incarnation)
+	braked     bool      // the hit-rate brake fired: nothing is armed again this run
+	allocators []Command // the allocator breakpoints the probe found (nil: not probed yet)
 }
 
 // Rate is hits per second over the last window.
