@@ -11,6 +11,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hashicorp/go-hclog"
+	"github.com/kdlaunch/kdlaunch/plural"
 	"github.com/kdlaunch/kdlaunch/redact"
 )
 
@@ -43,7 +44,7 @@ type KDExitedError struct {
 }
 
 func (e *KDExitedError) Error() string {
-	msg := fmt.Sprintf("kd exited (%s) and was restarted %d times; giving up", e.Exit, e.Restarts)
+	msg := fmt.Sprintf("kd exited (%s) and was restarted %s; giving up", e.Exit, plural.Times(int64(e.Restarts)))
 	if n := len(e.Tail); n > 0 {
 		last := e.Tail[max(0, n-5):]
 		msg += "; its last lines: " + strings.Join(last, " | ")
