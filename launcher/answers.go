@@ -82,14 +82,17 @@ func (s *stepper) expandArm() (q []Command, ok bool) {
 		q = append(q, s.m.Allocators...)
 	}
 	q = append(q, withPurpose(s.m.Plan.Arm, PurposeArm)...)
+	// The plan may end with its own resume: the checks go before it.
+	resume := Command{Text: "g", Purpose: PurposeResume}
+	if n := len(q); n > 0 && script.Resumes(q[n-1].Text) {
+		resume, q = q[n-1], q[:n-1]
+		resume.Purpose = PurposeResume
+	}
 	if slices.ContainsFunc(q, isBreakpoint) {
 		q = append(q, Command{Text: "bl", Purpose: PurposeVerify})
 	}
 	q = append(q, withPurpose(s.m.Plan.Verify, PurposeVerify)...)
-	if len(q) == 0 || !script.Resumes(q[len(q)-1].Text) {
-		q = append(q, Command{Text: "g", Purpose: PurposeResume})
-	}
-	return q, true
+	return append(q, resume), true
 }
 
 func isBreakpoint(c Command) bool {

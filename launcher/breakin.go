@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/kdlaunch/kdlaunch/plural"
 )
 
 // timer reacts to one of the session's timers firing.
@@ -98,7 +99,7 @@ func (s *stepper) breakUnanswered() {
 		if s.m.Timing.GiveUpOnBreak {
 			s.note(hclog.Error, msg+"; giving up")
 			s.do(Action{Kind: ActKill})
-			s.finish(Result{Outcome: OutcomeFailed, Err: fmt.Errorf("break-in not answered after %d tries", s.m.BreakTries), Armed: s.m.Armed})
+			s.finish(Result{Outcome: OutcomeFailed, Err: fmt.Errorf("break-in not answered after %s", plural.N(int64(s.m.BreakTries), "try", "tries")), Armed: s.m.Armed})
 			return
 		}
 		s.note(hclog.Warn, msg+"; still trying")

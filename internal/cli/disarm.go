@@ -227,20 +227,12 @@ func disarmResult(w io.Writer, stats *launcher.Stats, err error, wrap func(error
 	return nil
 }
 
-// dryRunDisarm lists what disarm types, in order.
+// dryRunDisarm lists what disarm types, in order (launcher.Preview).
 func dryRunDisarm(w io.Writer, p launcher.Plan, red func(string) string) {
 	fmt.Fprintln(w, "typed once the target is halted (kd attaching to a halted target shows its prompt at once; otherwise a break-in, CTRL+BREAK on Windows, the interrupt character on a pty):")
-	var q []string
-	for _, c := range p.Survey {
-		q = append(q, c.Text)
-	}
-	q = append(q, "bc *")
-	for _, c := range p.Disarm {
-		q = append(q, c.Text)
-	}
-	q = append(q, "g")
+	q := launcher.Preview(p)
 	for i, c := range q {
-		fmt.Fprintf(w, "  %d. %s\n", i+1, red(c))
+		fmt.Fprintf(w, "  %d. %s\n", i+1, red(c.Text))
 	}
 	fmt.Fprintf(w, "  %d. CTRL+B ENTER    (kd leaves; the target keeps running)\n", len(q)+1)
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/kdlaunch/kdlaunch/launcher"
-	"github.com/kdlaunch/kdlaunch/script"
 )
 
 // dryRunPlan is what `run --dry-run` previews.
@@ -18,20 +17,14 @@ type dryRunPlan struct {
 	Arm        []launcher.Command
 	Disarm     []launcher.Command
 	Redact     func(string) string
+	Plan       launcher.Plan // what the session types is launcher.Preview of it
 }
 
 // connectQueue is what the session types once the target has connected and
-// kd is halted: the live check, the breakpoints, and a resume (g) unless
-// the last command resumes by itself. It mirrors launcher's arm queue.
-func (p dryRunPlan) connectQueue() []string {
-	var q []string
-	for _, c := range append(append([]launcher.Command(nil), p.Check...), p.Arm...) {
-		q = append(q, c.Text)
-	}
-	if len(q) == 0 || !script.Resumes(q[len(q)-1]) {
-		q = append(q, "g")
-	}
-	return q
+// kd is halted (launcher.Preview): the allocator probe, the live check, the
+// breakpoints, bl, the readbacks, and a resume.
+func (p dryRunPlan) connectQueue() []launcher.Command {
+	return launcher.Preview(p.Plan)
 }
 
 // stopQueue is what the safe stop types after breaking in: every
@@ -55,16 +48,23 @@ func dryRun(w io.Writer, p dryRunPlan) {
 	}
 	dryRunHead(w, "run", p.KD, p.Configured, p.Args, p.Env, red)
 	fmt.Fprintln(w, "typed at each connection, in order (each at a prompt):")
-	checks := len(p.Check)
 	for i, c := range p.connectQueue() {
 		what := ""
-		switch {
-		case i < checks:
+		switch c.Purpose {
+		case launcher.PurposeProbe:
+			what = "    (which allocator the kernel has, first connection only)"
+		case launcher.PurposeCheck:
 			what = "    (live check, first connection only)"
-		case c == "g":
+		case launcher.PurposeVerify:
+			what = "    (kd confirms what is armed)"
+		case launcher.PurposeResume:
 			what = "    (resume the target)"
+		case launcher.PurposeArm:
+			if p.Plan.Allocators && strings.HasPrefix(c.Text, "bp nt!") {
+				what = "    (if the probe finds it)"
+			}
 		}
-		fmt.Fprintf(w, "  %d. %s%s\n", i+1, red(c), what)
+		fmt.Fprintf(w, "  %d. %s%s\n", i+1, red(c.Text), what)
 	}
 	fmt.Fprintln(w, "typed to stop safely:")
 	fmt.Fprintln(w, "  1. break in (CTRL+BREAK on Windows, the interrupt character on a pty), wait for the prompt")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kdlaunch/kdlaunch/config"
+	"github.com/kdlaunch/kdlaunch/exitcode"
 	"github.com/kdlaunch/kdlaunch/launcher"
 	"github.com/kdlaunch/kdlaunch/pooltag"
 	"github.com/kdlaunch/kdlaunch/report"
@@ -68,6 +69,7 @@ func (c *RunCmd) Run(s streams) error {
 		dryRun(s.Out, dryRunPlan{
 			KD: d.kd, Configured: cfg.KD.Path, Args: d.args, Env: kdOwnEnv(cfg, logPath, 0),
 			Check: checks, Arm: arm, Disarm: disarm, Redact: d.red.String,
+			Plan: launcher.Plan{Check: checks, Arm: arm, Disarm: disarm, Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag)},
 		})
 		return nil
 	}
@@ -112,27 +114,15 @@ func (c *RunCmd) Run(s streams) error {
 	return nil
 }
 
-// Exit codes of runs that kd's answers ended (the same numbers as the
-// exit code table: a script can tell them apart).
-const (
-	exitStartFailed    = 4 // kd could not open the connection
-	exitUnresolved     = 5 // a breakpoint that cannot hit: nothing was armed
-	exitHaltedBugCheck = 6 // the target bug-checked and is left halted
-	exitHaltedByPerson = 7 // someone holds the target halted from the debugging server
-)
-
-// answerExit gives the errors of kd's answers their exit codes.
+// answerExit gives a target left halted (a bug check, a person's break) its
+// exit code from the table; codeOf maps script's errors of kd's answers.
 func answerExit(err error) error {
 	code := 0
 	switch {
-	case errors.As(err, new(*script.StartError)):
-		code = exitStartFailed
-	case errors.Is(err, script.ErrNotArmed), errors.As(err, new(*script.NoAllocatorError)):
-		code = exitUnresolved
 	case errors.As(err, new(*launcher.BugCheckError)):
-		code = exitHaltedBugCheck
+		code = exitcode.HaltedBugCheck
 	case errors.As(err, new(*launcher.PersonHaltError)):
-		code = exitHaltedByPerson
+		code = exitcode.HaltedByPerson
 	default:
 		return err
 	}

@@ -23,11 +23,12 @@ func TestDryRunWithoutKD(t *testing.T) {
 			"kd: not found on this machine; run would look in this order:", "1. kd on PATH",
 			"-k com:port=com1,baud=19200",
 			"_NT_DEBUG_LOG_FILE_APPEND=" + log,
-			"1. dd nt!MmSpecialPoolTag L1    (live check", "2. x nt!MmAllocateSpecialPool", `3. bp nt!MmAllocateSpecialPool ";kb;g"`, "4. g",
+			"1. x nt!MmAllocateSpecialPool    (which allocator", "3. x nt!ExAllocateHeapSpecialPool", "5. dd nt!MmSpecialPoolTag L1    (live check",
+			`6. bp nt!MmAllocateSpecialPool ";kb;g"    (if the probe finds it)`, `7. bp nt!ExAllocateHeapSpecialPool ";kb;g"`, "8. bl", "9. g",
 			"typed to stop safely:", "1. break in", "2. bc *", "3. g", "4. CTRL+B ENTER",
 		}},
 		{[]string{"--tag", "Ddk", "--strategy", "pool-hit-tag", "--command", "lm"}, []string{
-			"1. ed nt!PoolHitTag 206b6444", "2. lm", "3. g", "g", "typed to stop safely:", "2. bc *", "3. ed nt!PoolHitTag 0", "4. g", "5. CTRL+B ENTER",
+			"1. ed nt!PoolHitTag 206b6444", "2. lm", "3. x nt!PoolHitTag", "4. dd nt!PoolHitTag L1    (kd confirms", "5. g", "typed to stop safely:", "2. bc *", "3. ed nt!PoolHitTag 0", "4. g", "5. CTRL+B ENTER",
 		}},
 	}
 	for _, tt := range tests {
