@@ -62,6 +62,8 @@ var archs = map[string]*arch{
 			"nt!exallocatepoolwithtag":          0xfffff8011e3b1010,
 			"nt!exallocatepool2":                0xfffff8011e3b0f20,
 			"nt!exfreepoolwithtag":              0xfffff8011e3b23a0,
+			"nt!mmfreespecialpool":              0xfffff8011e2a5f10,
+			"nt!exallocatepoolwithtagpriority":  0xfffff8011e3b1e40,
 			"nt!exallocateheapspecialpool":      0xfffff8011e33e988, // segment-heap kernels only
 			"nt!expfreeheapspecialpool":         0xfffff8011e5ba310,
 			"nt!exallocateheappool":             0xfffff8011e2bcfe4,
@@ -105,6 +107,8 @@ var archs = map[string]*arch{
 			"nt!exallocatepoolwithtag":          0x80544d12,
 			"nt!exallocatepool2":                0x80544c40,
 			"nt!exfreepoolwithtag":              0x80545310,
+			"nt!mmfreespecialpool":              0x8054a6e2,
+			"nt!exallocatepoolwithtagpriority":  0x80544a18,
 			"nt!exallocateheapspecialpool":      0x8056e988,
 			"nt!expfreeheapspecialpool":         0x8058a310,
 			"nt!exallocateheappool":             0x8055cfe4,
@@ -137,6 +141,7 @@ func init() {
 		"nt!ExAllocatePool2", "nt!DbgBreakPointWithStatus", "nt!RtlpBreakWithStatusInstruction",
 		"nt!ExFreePoolWithTag", "nt!ExAllocateHeapSpecialPool",
 		"nt!ExpFreeHeapSpecialPool", "nt!ExAllocateHeapPool", "nt!ExFreeHeapPool",
+		"nt!MmFreeSpecialPool", "nt!ExAllocatePoolWithTagPriority",
 	} {
 		canonicalNames[strings.ToLower(n)] = n
 	}

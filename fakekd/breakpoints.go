@@ -1,13 +1,15 @@
 package fakekd
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 )
 
 // breakpoint is one kd breakpoint. kd keeps at most 32 in kernel mode
-// (kd-protocol.md "Breakpoints"); the fake does not enforce that.
+// (kd-protocol.md "Breakpoints"; "In kernel mode, you can set only 32
+// breakpoints", https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/bp--bu--bm--set-breakpoint-).
 type breakpoint struct {
 	id       int
 	expr     string // what was typed, for deferred breakpoints
@@ -18,7 +20,11 @@ type breakpoint struct {
 	hasCmd   bool
 	enabled  bool
 	oneShot  bool
+	thread   uint64 // /t EThread: only this thread triggers it; 0: any
 }
+
+// maxBreakpoints is kd's kernel-mode limit.
+const maxBreakpoints = 32
 
 // allocFuncs are the breakpoint targets the simulated target reaches: the
 // special pool allocator and the public allocators above it (kd-protocol.md "Allocators").
@@ -67,20 +73,57 @@ func (t *bpTable) get(id int) *breakpoint {
 	return nil
 }
 
+// errTooMany is a 33rd breakpoint in kernel mode.
+var errTooMany = errors.New("too many breakpoints")
+
 // add stores b. Like kd, a second bp on the same location redefines the
-// existing one instead of adding a duplicate; redefined reports that.
-func (t *bpTable) add(b *breakpoint, explicitID int) (id int, redefined bool) {
-	if old := t.byAddr(b); old != nil {
-		old.command, old.hasCmd, old.oneShot, old.enabled = b.command, b.hasCmd, b.oneShot, true
-		return old.id, true
+// existing one instead of adding a duplicate ("breakpoint 0 redefined",
+// https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/-bpcmds--display-breakpoint-commands-),
+// whatever its /t: the documentation does not say that two breakpoints at
+// one address with different threads coexist, so the fake assumes the
+// worse (the second replaces the first, thread included). A bp with the ID
+// of an existing breakpoint elsewhere replaces that one too (the
+// documentation is silent; the recipe only redefines in place).
+// redefined reports a replacement; a new breakpoint beyond the kernel
+// limit is errTooMany.
+func (t *bpTable) add(b *breakpoint, explicitID int) (id int, redefined bool, err error) {
+	old := t.byAddr(b)
+	if old == nil && explicitID >= 0 {
+		old = t.get(explicitID)
+	}
+	if old != nil {
+		if explicitID >= 0 && explicitID != old.id && t.get(explicitID) == nil {
+			old.id = explicitID
+		}
+		old.expr, old.sym, old.addr, old.resolved = b.expr, b.sym, b.addr, b.resolved
+		old.command, old.hasCmd, old.oneShot, old.enabled, old.thread = b.command, b.hasCmd, b.oneShot, true, b.thread
+		t.sort()
+		return old.id, true, nil
+	}
+	if len(t.list) >= maxBreakpoints {
+		return 0, false, errTooMany
 	}
 	b.id = explicitID
-	if b.id < 0 || t.get(b.id) != nil {
+	if b.id < 0 {
 		b.id = t.lowestFreeID()
 	}
 	t.list = append(t.list, b)
+	t.sort()
+	return b.id, false, nil
+}
+
+func (t *bpTable) sort() {
 	sort.Slice(t.list, func(i, j int) bool { return t.list[i].id < t.list[j].id })
-	return b.id, false
+}
+
+// at is the enabled breakpoint at a code address, nil if none.
+func (t *bpTable) at(addr uint64) *breakpoint {
+	for _, b := range t.list {
+		if b.enabled && b.resolved && b.addr == addr {
+			return b
+		}
+	}
+	return nil
 }
 
 func (t *bpTable) clear(s idSet) {
@@ -138,6 +181,11 @@ func (t *bpTable) blLines(a *arch) []string {
 		} else {
 			line = fmt.Sprintf("%2d %su %s Clear  %s     0001 (0001) (%s)", b.id, state, toggle,
 				strings.Repeat(" ", len(a.addr(0))), b.expr)
+		}
+		if b.thread != 0 {
+			// Invented wording for a thread-bound kernel breakpoint: the
+			// documented bl sample shows only user mode's "0:****".
+			line += "  Match thread data " + a.addr(b.thread)
 		}
 		if b.hasCmd {
 			line += ` "` + b.command + `"`

@@ -7,26 +7,50 @@ import (
 )
 
 // splitCommands splits a command list at semicolons that are outside double
-// quotes (kd-protocol.md ".echo markers": ".echo command is ended if the debugger encounters a
-// semicolon (unless the semicolon occurs within a quoted string)"). Inside
-// quotes, \" does not close the string. Pieces are trimmed; empty pieces are
-// kept so callers can see them (";kb;g" starts with a harmless empty one,
-// kd-protocol.md "Breakpoints").
+// quotes and braces (kd-protocol.md ".echo markers": ".echo ... is ended if the debugger encounters a
+// semicolon (unless the semicolon occurs within a quoted string)"; an .if
+// block's commands are in braces). Inside quotes, \" does not close the
+// string. A j command takes the rest of the list: "You cannot add a
+// semicolon or additional commands after the j command"
+// (https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/j--execute-if---else-).
+// Pieces are trimmed; empty pieces are kept so callers can see them
+// (";kb;g" starts with a harmless empty one, kd-protocol.md "Breakpoints").
 func splitCommands(s string) []string {
 	var out []string
-	start, inQuote := 0, false
+	for {
+		cmd, rest, more := nextCommand(s)
+		out = append(out, cmd)
+		if !more {
+			return out
+		}
+		s = rest
+	}
+}
+
+// nextCommand cuts the first command off a list; more is false when it was
+// the last.
+func nextCommand(s string) (cmd, rest string, more bool) {
+	t := strings.TrimLeft(s, " \t")
+	if w, _ := splitWord(t); w == "j" || strings.HasPrefix(strings.ToLower(t), "j(") {
+		return strings.TrimSpace(t), "", false
+	}
+	inQuote, depth := false, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '\\' && inQuote && i+1 < len(s):
 			i++
 		case c == '"':
 			inQuote = !inQuote
-		case c == ';' && !inQuote:
-			out = append(out, strings.TrimSpace(s[start:i]))
-			start = i + 1
+		case inQuote:
+		case c == '{':
+			depth++
+		case c == '}' && depth > 0:
+			depth--
+		case c == ';' && depth == 0:
+			return strings.TrimSpace(s[:i]), s[i+1:], true
 		}
 	}
-	return append(out, strings.TrimSpace(s[start:]))
+	return strings.TrimSpace(s), "", false
 }
 
 // splitWord returns the command word (lower-cased, as kd commands are
@@ -43,6 +67,7 @@ func splitWord(s string) (string, string) {
 type bpArgs struct {
 	id      int // -1: lowest free
 	oneShot bool
+	thread  string // /t EThread: an expression, evaluated when the bp is set
 	address string
 	command string
 	hasCmd  bool
@@ -74,7 +99,14 @@ func parseBp(word, rest string) (bpArgs, error) {
 				}
 				tail = after
 			} else {
-				_, tail, _ = strings.Cut(tail, " ")
+				var val string
+				val, tail, _ = strings.Cut(tail, " ")
+				if val == "" {
+					return a, errBpSyntax
+				}
+				if opt == "/t" {
+					a.thread = val
+				}
 			}
 		default:
 			return a, errBpSyntax
@@ -99,14 +131,19 @@ func parseBp(word, rest string) (bpArgs, error) {
 	return a, nil
 }
 
-// cutQuoted takes a string starting with '"' and returns its unescaped
-// content (\" becomes ") and what follows the closing quote.
+// cutQuoted takes a string starting with '"' and returns its content
+// unescaped once, as kd does when it parses the command holding it: \"
+// becomes " and \\ becomes \, other escapes stay for the command inside to
+// read (so a .printf inside a bp string writes its newline \\n, and a
+// string two levels down doubles its backslashes again: the lowleveldesign
+// recipes in https://github.com/lowleveldesign/debug-recipes). It also
+// returns what follows the closing quote.
 func cutQuoted(s string) (content, after string, ok bool) {
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
 		switch c := s[i]; {
-		case c == '\\' && i+1 < len(s) && s[i+1] == '"':
-			b.WriteByte('"')
+		case c == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\'):
+			b.WriteByte(s[i+1])
 			i++
 		case c == '"':
 			return b.String(), s[i+1:], true

@@ -46,6 +46,10 @@ func (m *machine) tick() {
 // hit prints what kd prints when an allocation stops the target, then runs
 // the breakpoint's command string (kd-protocol.md "Breakpoints", "Breakpoint hits", "PoolHitTag and the allocators").
 func (m *machine) hit() {
+	if m.leak != nil {
+		m.leakTick()
+		return
+	}
 	m.hitsThisProcess++
 	m.hitsSinceReboot++
 	m.st.Hits++

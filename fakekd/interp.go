@@ -21,6 +21,7 @@ func (m *machine) typedLine(line string) {
 			return
 		}
 	}
+	m.cmdFailed = false
 	m.st.Commands = append(m.st.Commands, text)
 	m.recordAnswerCommand(text)
 	m.lastCmd = text
@@ -31,20 +32,34 @@ func (m *machine) typedLine(line string) {
 	m.prompt()
 }
 
-// execList runs a semicolon-separated command list. It returns true when a
-// command ended the list: one that resumes the target ("Any command that
-// resumes program execution ... ends the execution of the command list",
-// kd-protocol.md "Breakpoints"), reboots it, or quits.
+// execList runs a command list. It returns true when a command ended the
+// list: one that resumes the target ("Any command that resumes program
+// execution ... ends the execution of the command list",
+// https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/bp--bu--bm--set-breakpoint-),
+// reboots it, or quits. A command that fails (a syntax error, a memory
+// access error) also ends it, with kd's error line: the rest of the list
+// is not run and the target stays where it is (the documentation does not
+// say; this is the safer reading for a driver to meet).
 func (m *machine) execList(text string) bool {
+	_, ended := m.execListErr(text)
+	return ended
+}
+
+// execListErr is execList that also tells whether a command failed.
+func (m *machine) execListErr(text string) (failed, ended bool) {
 	for _, c := range splitCommands(text) {
 		if c == "" {
 			continue
 		}
 		if m.exec(c) || m.exiting {
-			return true
+			return false, true
+		}
+		if m.cmdFailed {
+			m.cmdFailed = false
+			return true, false
 		}
 	}
-	return false
+	return false, false
 }
 
 // exec runs one command at a halt; true means the list ends.
@@ -113,6 +128,18 @@ func (m *machine) exec(c string) bool {
 		m.out.lines([]string{"Loading Kernel Symbols", strings.Repeat(".", 63), "", "Loading unloaded module list", "........"})
 	case word == ".sympath":
 		m.out.line("Symbol search path is: " + m.symbolPath())
+	case word == ".printf":
+		m.cmdPrintf(rest)
+	case word == ".if":
+		return m.cmdIf(c[len(".if"):])
+	case word == "j" || strings.HasPrefix(strings.ToLower(c), "j("):
+		return m.cmdJ(strings.TrimSpace(c[1:]))
+	case word == "bs":
+		m.cmdBs(rest)
+	case word == "?":
+		m.cmdEval(rest)
+	case word == "!poolused":
+		m.cmdPoolused(rest)
 	default:
 		m.out.line(fmt.Sprintf(couldNotResolve, c))
 	}
@@ -144,19 +171,291 @@ func (m *machine) cmdBp(word, rest string) {
 	a, err := parseBp(word, rest)
 	if err != nil {
 		m.out.line(fmt.Sprintf(couldNotResolve, rest))
+		m.cmdFailed = true
 		return
 	}
 	b := &breakpoint{expr: a.address, command: a.command, hasCmd: a.hasCmd, enabled: true, oneShot: a.oneShot}
 	b.sym, b.addr, b.resolved = m.resolve(a.address)
+	if !b.resolved && !strings.Contains(a.address, "!") {
+		// An address expression (@$ra, 0xfffff801`1e2c81f3): evaluated
+		// once, now ("A bp breakpoint location is always converted to an
+		// address").
+		v, err := evalMASM(a.address, m.ev())
+		if err != nil {
+			m.out.line(err.Error())
+			m.cmdFailed = true
+			return
+		}
+		b.addr, b.resolved, b.sym = v, true, m.nameAt(v)
+	}
+	if a.thread != "" {
+		v, err := evalMASM(a.thread, m.ev())
+		if err != nil {
+			m.out.line(err.Error())
+			m.cmdFailed = true
+			return
+		}
+		b.thread = v
+	}
 	if !b.resolved && word[:2] == "bp" {
 		// kd-protocol.md "Breakpoints": an unresolvable bp "is automatically converted to a
 		// bu breakpoint".
 		m.out.line(fmt.Sprintf(deferredFmt, a.address))
 	}
-	if id, redefined := m.bps.add(b, a.id); redefined {
+	id, redefined, err := m.bps.add(b, a.id)
+	switch {
+	case err != nil:
+		m.out.line(tooManyBreakpoints)
+		m.cmdFailed = true
+	case redefined:
 		m.out.line(fmt.Sprintf(redefinedFmt, id))
 	}
 	m.save()
+}
+
+// cmdBs replaces a breakpoint's command string: bs ID "CommandString"
+// (https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/bs--update-breakpoint-command-).
+func (m *machine) cmdBs(rest string) {
+	idText, cmd, _ := strings.Cut(strings.TrimSpace(rest), " ")
+	cmd = strings.TrimSpace(cmd)
+	id, err := strconv.Atoi(idText)
+	b := m.bps.get(id)
+	content, after, ok := "", "", strings.HasPrefix(cmd, `"`)
+	if ok {
+		content, after, ok = cutQuoted(cmd)
+	}
+	if err != nil || !ok || strings.TrimSpace(after) != "" {
+		m.out.line(fmt.Sprintf(couldNotResolve, rest))
+		m.cmdFailed = true
+		return
+	}
+	if b == nil {
+		m.out.line(fmt.Sprintf(noBreakpointFmt, id))
+		m.cmdFailed = true
+		return
+	}
+	b.command, b.hasCmd = content, true
+	m.save()
+}
+
+// cmdPrintf runs .printf: format, then the arguments, each evaluated as a
+// MASM expression.
+func (m *machine) cmdPrintf(rest string) {
+	format, args, err := parsePrintf(rest)
+	if err != nil {
+		m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
+		m.cmdFailed = true
+		return
+	}
+	vals := make([]uint64, len(args))
+	for i, a := range args {
+		v, err := evalMASM(a, m.ev())
+		if err != nil {
+			m.out.line(err.Error())
+			m.cmdFailed = true
+			return
+		}
+		vals[i] = v
+	}
+	text, err := formatPrintf(unescapeC(format), vals, m.a.ptr64)
+	if err != nil {
+		m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
+		m.cmdFailed = true
+		return
+	}
+	// .printf writes exactly what the format says, no line end of its
+	// own; a newline in it ends a line as kd's own lines end.
+	m.out.raw(strings.ReplaceAll(text, "\n", m.out.nl))
+}
+
+// cmdEval answers ? expr: "Evaluate expression: 1 = 00000000`00000001".
+func (m *machine) cmdEval(rest string) {
+	v, err := evalMASM(rest, m.ev())
+	if err != nil {
+		m.out.line(err.Error())
+		m.cmdFailed = true
+		return
+	}
+	m.out.line(fmt.Sprintf("Evaluate expression: %d = %08x`%08x", int64(v), v>>32, v&0xffffffff))
+}
+
+// cmdIf runs .if (Condition) { Commands } [.elsif (Condition) { Commands
+// }] [.else { Commands }]
+// (https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/-if):
+// "This block of commands needs to be enclosed in braces, even if it
+// consists of a single command." It returns true when the block resumed
+// the target.
+func (m *machine) cmdIf(s string) bool {
+	for {
+		cond, block, rest, ok := cutIf(s)
+		if !ok {
+			m.out.line(fmt.Sprintf(syntaxErrorFmt, strings.TrimSpace(s)))
+			m.cmdFailed = true
+			return false
+		}
+		v, err := evalMASM(cond, m.ev())
+		if err != nil {
+			m.out.line(err.Error())
+			m.cmdFailed = true
+			return false
+		}
+		if v != 0 {
+			return m.runBlock(block)
+		}
+		rest = strings.TrimSpace(rest)
+		switch w, tail := splitWord(rest); {
+		case rest == "":
+			return false
+		case w == ".elsif":
+			s = tail
+		case strings.HasPrefix(strings.ToLower(rest), ".else"):
+			body, after, ok := cutBraces(strings.TrimSpace(rest[len(".else"):]))
+			if !ok || strings.TrimSpace(after) != "" {
+				m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
+				m.cmdFailed = true
+				return false
+			}
+			return m.runBlock(body)
+		default:
+			m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
+			m.cmdFailed = true
+			return false
+		}
+	}
+}
+
+func (m *machine) runBlock(block string) bool {
+	failed, ended := m.execListErr(block)
+	if failed {
+		m.cmdFailed = true
+	}
+	return ended
+}
+
+// cutIf reads "(Condition) {Commands} rest".
+func cutIf(s string) (cond, block, rest string, ok bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "(") {
+		return "", "", "", false
+	}
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				block, rest, ok = cutBraces(strings.TrimSpace(s[i+1:]))
+				return s[1:i], block, rest, ok
+			}
+		}
+	}
+	return "", "", "", false
+}
+
+// cutBraces reads "{Commands} rest", braces nested, quotes respected.
+func cutBraces(s string) (body, rest string, ok bool) {
+	if !strings.HasPrefix(s, "{") {
+		return "", "", false
+	}
+	depth, inQuote := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && inQuote:
+			i++
+		case c == '"':
+			inQuote = !inQuote
+		case inQuote:
+		case c == '{':
+			depth++
+		case c == '}':
+			depth--
+			if depth == 0 {
+				return s[1:i], s[i+1:], true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// cmdJ runs j Expression Command1 ; Command2 (either in single quotes)
+// (https://learn.microsoft.com/en-us/windows-hardware/drivers/debuggercmds/j--execute-if---else-).
+func (m *machine) cmdJ(s string) bool {
+	cond, cmds, ok := cutJ(s)
+	if !ok {
+		m.out.line(fmt.Sprintf(syntaxErrorFmt, s))
+		m.cmdFailed = true
+		return false
+	}
+	v, err := evalMASM(cond, m.ev())
+	if err != nil {
+		m.out.line(err.Error())
+		m.cmdFailed = true
+		return false
+	}
+	if v != 0 {
+		return m.runBlock(cmds[0])
+	}
+	return m.runBlock(cmds[1])
+}
+
+// cutJ splits "Expression 'Command1' ; 'Command2'": the expression ends
+// where the first quoted command (or, unquoted, the first word after a
+// balanced expression) starts.
+func cutJ(s string) (cond string, cmds [2]string, ok bool) {
+	s = strings.TrimSpace(s)
+	q := strings.IndexByte(s, '\'')
+	if q < 0 {
+		// Unquoted: "j (cond) cmd1;cmd2" needs parentheses to end the
+		// expression.
+		if !strings.HasPrefix(s, "(") {
+			return "", cmds, false
+		}
+		c, _, rest, _ := cutIfLoose(s)
+		one, two, _ := strings.Cut(rest, ";")
+		return c, [2]string{strings.TrimSpace(one), strings.TrimSpace(two)}, true
+	}
+	cond = strings.TrimSpace(s[:q])
+	rest := s[q:]
+	for i := 0; i < 2; i++ {
+		rest = strings.TrimSpace(rest)
+		if i == 1 {
+			if !strings.HasPrefix(rest, ";") {
+				return cond, cmds, i == 1 && rest == ""
+			}
+			rest = strings.TrimSpace(rest[1:])
+		}
+		if !strings.HasPrefix(rest, "'") {
+			c, _, _ := strings.Cut(rest, ";")
+			cmds[i] = strings.TrimSpace(c)
+			return cond, cmds, cond != ""
+		}
+		end := strings.IndexByte(rest[1:], '\'')
+		if end < 0 {
+			return "", cmds, false
+		}
+		cmds[i] = rest[1 : end+1]
+		rest = rest[end+2:]
+	}
+	return cond, cmds, cond != ""
+}
+
+// cutIfLoose reads "(Condition) rest" without requiring braces.
+func cutIfLoose(s string) (cond, block, rest string, ok bool) {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '(':
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return s[1:i], "", s[i+1:], true
+			}
+		}
+	}
+	return "", "", "", false
 }
 
 func (m *machine) cmdBcde(word, rest, whole string) {
@@ -193,6 +492,9 @@ func (m *machine) symbolModules() map[string]bool {
 // resolve evaluates a breakpoint or memory address: module!symbol[+off],
 // a bare kernel symbol, or a hex address. It returns the name kd shows.
 func (m *machine) resolve(expr string) (sym string, addr uint64, ok bool) {
+	if strings.ContainsAny(expr, "@$()*&|=<> ") {
+		return "", 0, false // an expression, not a symbol: evaluated by the caller
+	}
 	base, offText, hasOff := strings.Cut(expr, "+")
 	var off uint64
 	if hasOff {

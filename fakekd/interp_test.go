@@ -105,6 +105,7 @@ func TestInterpreter(t *testing.T) {
 		{name: "x function", line: "x nt!MmAllocateSpecialPool", want: "fffff801`1e2a3b40 nt!MmAllocateSpecialPool (void)\n{P}"},
 		{name: "x missing prints nothing", env: map[string]string{"FAKEKD_MISSING_SYMBOLS": specialPool}, line: "x nt!MmAllocateSpecialPool", want: "{P}"},
 		{name: "x wildcard", line: "x nt!*SpecialPool*", want: "fffff801`1e2a3b40 nt!MmAllocateSpecialPool (void)\n" +
+			"fffff801`1e2a5f10 nt!MmFreeSpecialPool (void)\n" +
 			"fffff801`1e5c3a10 nt!MmSpecialPoolTag = <no type information>\n" +
 			"fffff801`1e5c3a14 nt!MmSpecialPoolCatchOverruns = <no type information>\n" +
 			"fffff801`1e5c3a18 nt!MiSpecialPoolEnabled = <no type information>\n{P}"},

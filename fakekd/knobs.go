@@ -66,6 +66,25 @@ import (
 //	FAKEKD_FREE_EVERY                 0 (off)          with PoolHitTag set, every Nth tag break is a free
 //	                                                   (nt!ExFreePoolWithTag on top) instead of an allocation
 //
+// Knobs of the leak workload (what the leak recipe's breakpoints meet):
+//
+//	FAKEKD_LEAKS                      0                1: the target's threads allocate through the special-pool
+//	                                                   allocator of FAKEKD_KERNEL (legacy MmAllocateSpecialPool,
+//	                                                   segment-heap ExAllocateHeapSpecialPool) from a few call sites
+//	                                                   and free through its free routine; breakpoints at the routines
+//	                                                   and at return sites halt as in kd; the truth goes to the
+//	                                                   state file's "leak"
+//	FAKEKD_CPUS                       2                processors the threads run on
+//	FAKEKD_LEAK_THREADS               4                threads that allocate and free
+//	FAKEKD_LEAKER                     leakydrv         module of the driver that never frees (the others free
+//	                                                   what they allocate, a few steps later)
+//	FAKEKD_LEAK_ALLOCS                0 (unlimited)    allocations before the drivers stop allocating (pending
+//	                                                   frees still happen, then the state says "done")
+//	FAKEKD_PREARMED                   6                allocations outstanding at boot, before any breakpoint; the
+//	                                                   busy drivers free them
+//	FAKEKD_LOSE_RETURN                0 (off)          every Nth return of a tracked allocation at a return-site
+//	                                                   breakpoint does not halt (a lost return record)
+//
 // Durations accept Go syntax ("300ms", "2s") or a bare number of
 // milliseconds. A malformed knob is an error: a fake that silently falls back
 // to a default would make a test pass for the wrong reason.
@@ -108,6 +127,15 @@ type Config struct {
 	FailedInserts     int // < 0: every g fails
 	PersonBreakAfter  int
 	FreeEvery         int
+
+	Leaks       bool
+	CPUs        int
+	LeakThreads int
+	Leaker      string
+	LeakAllocs  int
+	Prearmed    int
+	LoseReturn  int
+	driversSet  bool // FAKEKD_DRIVERS was given
 }
 
 // LoadConfig reads the knobs through getenv (os.Getenv in the program, a map
@@ -157,6 +185,25 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	c.PersonBreakAfter = k.count("FAKEKD_PERSON_BREAK_AFTER_HITS")
 	c.FreeEvery = k.count("FAKEKD_FREE_EVERY")
+	c.Leaks = k.flag("FAKEKD_LEAKS")
+	c.CPUs = k.integer("FAKEKD_CPUS", 2)
+	if c.CPUs < 1 || c.CPUs > 64 {
+		k.fail("FAKEKD_CPUS", getenv("FAKEKD_CPUS"), "want 1 to 64")
+		c.CPUs = 2
+	}
+	c.LeakThreads = k.integer("FAKEKD_LEAK_THREADS", 4)
+	if c.LeakThreads < 1 || c.LeakThreads > 256 {
+		k.fail("FAKEKD_LEAK_THREADS", getenv("FAKEKD_LEAK_THREADS"), "want 1 to 256")
+		c.LeakThreads = 4
+	}
+	c.Leaker = k.str("FAKEKD_LEAKER", "leakydrv")
+	c.LeakAllocs = k.count("FAKEKD_LEAK_ALLOCS")
+	c.Prearmed = k.integer("FAKEKD_PREARMED", 6)
+	if c.Prearmed < 0 || c.Prearmed > 1<<16 {
+		k.fail("FAKEKD_PREARMED", getenv("FAKEKD_PREARMED"), "want 0 to 65536")
+		c.Prearmed = 0
+	}
+	c.LoseReturn = k.count("FAKEKD_LOSE_RETURN")
 	if getenv("FAKEKD_SEED") == "" {
 		c.Seed = 1
 	}
@@ -187,6 +234,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 			k.fail("FAKEKD_DRIVERS", spec, err.Error())
 		}
 		c.Stacks = stacks
+		c.driversSet = true
 	}
 	return c, k.err
 }

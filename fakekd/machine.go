@@ -34,6 +34,15 @@ type haltInfo struct {
 	frames []frame
 	warnAt int // frame index after which the noise unwind warning goes, -1: none
 	regs   []reg
+
+	// The leak workload's halts (zero elsewhere): the halting thread and
+	// its CPU, $ra, the allocator's result (at a return site), and stack
+	// memory (x86 stdcall arguments, the x64 return address) by dword.
+	thread   uint64
+	ra       uint64
+	cpu      int
+	result   uint64
+	stackMem map[uint64]uint32
 }
 
 type reg struct {
@@ -85,6 +94,9 @@ type machine struct {
 	bugChecked   bool      // the target sits in a bug check
 	personDone   bool      // FAKEKD_PERSON_BREAK_AFTER_HITS has happened
 	personAt     time.Time // the person's break not yet resumed; zero: none
+
+	leak      *leakSim // FAKEKD_LEAKS: the workload, rebuilt at every boot
+	cmdFailed bool     // the last command failed: its command list ends
 }
 
 func newMachine(cfg *Config, cl CmdLine, e Env) *machine {
@@ -162,6 +174,7 @@ func (m *machine) save() {
 	m.st.Connected = m.connected
 	m.st.TransportLost = m.lost
 	m.st.PoolHitTag = m.poolHitTag()
+	m.updateLeakState()
 	m.st.Breakpoints = m.st.Breakpoints[:0]
 	for _, b := range m.bps.list {
 		addr := b.sym
@@ -307,6 +320,10 @@ func (m *machine) connect() {
 	})
 	m.connected = true
 	m.st.Target = targetRunning
+	if m.cfg.Leaks {
+		m.leak = m.newLeakSim()
+		m.updateLeakState()
+	}
 	if m.cfg.BugCheck == "waiting" && !m.bugCheckDone {
 		// The target crashes while it boots: the bug check comes with
 		// the connection.
@@ -378,12 +395,23 @@ func (m *machine) hitsPossible() bool {
 	if m.cfg.Flood && m.cfg.FloodHits > 0 && m.hitsThisProcess >= m.cfg.FloodHits {
 		return false
 	}
+	if m.leak != nil {
+		return len(m.bps.list) > 0 && !m.st.Leak.Done
+	}
 	return m.poolHitActive() || m.bps.firstHit() != nil
 }
 
 // reboot is the target restarting (kd-protocol.md "Reboot and shutdown"): the connection drops,
 // every breakpoint is lost, and the target reconnects later.
 func (m *machine) reboot() {
+	if m.leak != nil {
+		// The memory is gone, but what was outstanding was never freed.
+		m.updateLeakState()
+		l := m.st.Leak
+		l.BeforeReboot = append(l.BeforeReboot, l.Outstanding...)
+		l.Outstanding, l.OutstandingCount, l.OutstandingBytes, l.InFlight = []LeakAlloc{}, 0, 0, 0
+		m.leak = nil
+	}
 	m.out.line(shutdownLine)
 	m.out.line(waitingLine)
 	m.bps = bpTable{}

@@ -79,6 +79,79 @@ type State struct {
 	// PoolHitTag breaks, allocations and frees apart (Hits counts both).
 	PoolHitAllocs int `json:"pool_hit_allocs"`
 	PoolHitFrees  int `json:"pool_hit_frees"`
+
+	// Leak is the simulated target's truth with FAKEKD_LEAKS (nil without).
+	Leak *LeakState `json:"leak,omitempty"`
+}
+
+// LeakState is the truth of the leak workload (FAKEKD_LEAKS): what the
+// target really allocated and freed, whatever kd saw of it, and what it
+// cost in halts. The names are the same in kdalike's state file.
+type LeakState struct {
+	Arch   string `json:"arch"`
+	Family string `json:"family"` // mm-special-pool | heap-special-pool
+	CPUs   int    `json:"cpus"`
+
+	// Boots counts the workload's boots (a reboot starts it afresh: the
+	// target's memory is gone). BeforeReboot keeps what was outstanding at
+	// each reboot: never freed, so a report over the whole log still counts
+	// it (docs/leaks.md, the reboot record). Every counter below runs over
+	// all boots; Outstanding is this boot's.
+	Boots        int         `json:"boots"`
+	BeforeReboot []LeakAlloc `json:"outstanding_before_reboot"`
+
+	// Outstanding is every allocation of this boot not freed, in address
+	// order: the preallocated ones (made before any breakpoint) included.
+	Outstanding      []LeakAlloc `json:"outstanding"`
+	OutstandingCount int         `json:"outstanding_count"`
+	OutstandingBytes uint64      `json:"outstanding_bytes"`
+
+	Allocs      int    `json:"allocs"` // allocations that returned, since boot (preallocated not included)
+	AllocBytes  uint64 `json:"alloc_bytes"`
+	Frees       int    `json:"frees"`
+	FreeBytes   uint64 `json:"free_bytes"`
+	Prearmed    int    `json:"prearmed"`       // allocations outstanding at boot
+	PreFreed    int    `json:"prearmed_freed"` // of those, freed since
+	Reused      int    `json:"reused"`         // allocations that got an address freed before
+	InFlight    int    `json:"in_flight"`      // threads between the allocator's entry and its return now
+	MaxInFlight int    `json:"max_in_flight"`  // the most that ever were at once
+	Done        bool   `json:"done"`           // FAKEKD_LEAK_ALLOCS reached and every pending free done
+
+	// Tracked allocations halted at the allocator's entry breakpoint;
+	// Returned ones also halted at a return-site breakpoint (their address
+	// is in the log). LostReturns were tracked returns that FAKEKD_LOSE_RETURN
+	// kept from halting.
+	Tracked     int `json:"tracked"`
+	Returned    int `json:"returned"`
+	LostReturns int `json:"lost_returns"`
+	FreesSeen   int `json:"frees_seen"` // frees that halted at the free breakpoint
+
+	// Halts by where they stopped: every one stops all CPUs. Filtered are
+	// halts at a thread-bound breakpoint (bp /t) by another thread, which
+	// kd resumes without a word; they cost the target all the same.
+	HaltsEntry    int `json:"halts_entry"`
+	HaltsReturn   int `json:"halts_return"`
+	HaltsFree     int `json:"halts_free"`
+	HaltsFiltered int `json:"halts_filtered"`
+	// HaltsPerTracked is (entry + return + filtered halts) per tracked
+	// allocation; HaltsPerFree is free halts per free seen.
+	HaltsPerTracked float64 `json:"halts_per_tracked_alloc"`
+	HaltsPerFree    float64 `json:"halts_per_free"`
+	// NewSiteWaits are entry halts that stayed halted for the driver
+	// (the recipe's new-return-site branch, or any halt left at a prompt).
+	NewSiteWaits int `json:"new_site_waits"`
+}
+
+// LeakAlloc is one outstanding allocation.
+type LeakAlloc struct {
+	Addr     uint64 `json:"addr"`
+	Size     uint64 `json:"size"`
+	Thread   uint64 `json:"thread"`
+	Site     uint64 `json:"site"`     // the allocator's return address (its call site)
+	Stack    string `json:"stack"`    // the allocating driver's innermost frame as kb prints it
+	Prearmed bool   `json:"prearmed"` // allocated at boot, before any breakpoint
+	Tracked  bool   `json:"tracked"`  // its entry halted at the allocator's breakpoint
+	Returned bool   `json:"returned"` // its return halted at a return-site breakpoint
 }
 
 // Safe lists, one line each, what a clean stop must not leave: a target

@@ -95,4 +95,12 @@ const (
 	couldNotResolve = "Couldn't resolve error at '%s'"
 	redefinedFmt    = "breakpoint %d redefined" // kd's text when bp targets an address that already has one
 	quitLine        = "quit:"
+
+	// Invented: kd's documentation gives the 32-breakpoint kernel limit
+	// but not the words it answers a 33rd with.
+	tooManyBreakpoints = "No more breakpoints available"
+	// Invented, in the style of kd's other errors: bs with an ID that has
+	// no breakpoint.
+	noBreakpointFmt = "Breakpoint %d does not exist"
+	syntaxErrorFmt  = "Syntax error at '%s'"
 )

@@ -348,9 +348,7 @@ func (s *scanner) record(line []byte, at time.Time) {
 	s.tail.Flush()
 	rec, ok := records.Parse(line)
 	if !ok {
-		// The echo of a bp command that prints records has the prefix
-		// followed by format text: not a record, and not a bad one.
-		if !bytes.Contains(line, []byte{'%'}) {
+		if !records.IsEcho(line) {
 			s.sink.Bad()
 		}
 		return

@@ -62,6 +62,18 @@ func (k Kind) fields() int {
 	return -1
 }
 
+// IsEcho tells kd's log of a typed command from kd's output: the echo of a
+// bp command that prints records has the prefix followed by format text
+// ("%p"), and the echo of a typed .echo has ".echo" right before it. Neither
+// is a record, nor a damaged one.
+func IsEcho(line []byte) bool {
+	i := Find(line)
+	if i < 0 {
+		return false
+	}
+	return bytes.HasSuffix(bytes.TrimRight(line[:i], " \t"), []byte(".echo")) || bytes.IndexByte(line[i:], '%') >= 0
+}
+
 // Find returns the offset of the first record prefix in line, or -1.
 func Find(line []byte) int { return bytes.Index(line, []byte(Prefix)) }
 
@@ -69,10 +81,13 @@ func Find(line []byte) int { return bytes.Index(line, []byte(Prefix)) }
 // spaces are ignored). ok is false when line holds no well-formed record:
 // the prefix missing, an unknown kind, a wrong number of fields or a value
 // that is not hex (the echo of the bp command that prints it, for example,
-// has "%p" where the values go).
+// has "%p" where the values go). A record right after ".echo" is kd's
+// log of the command as typed ("1: kd> .echo KDLK1 Z"): kd writes typed
+// commands into its log after the prompt, and the record itself follows on
+// its own line, so counting the echo too would count every header twice.
 func Parse(line []byte) (rec Record, ok bool) {
 	i := Find(line)
-	if i < 0 {
+	if i < 0 || IsEcho(line) {
 		return Record{}, false
 	}
 	return parseAfter(line[i+len(Prefix):])

@@ -100,6 +100,22 @@ import (
 //	                   debugging server pressed CTRL+C)
 //	KDA_FREE_EVERY     N: with PoolHitTag set, every Nth tag break is a free
 //	                   (nt!ExFreePoolWithTag on top) instead of an allocation
+//
+// The leak workload (what the leak recipe's breakpoints meet):
+//
+//	KDA_LEAKS          1: the target's threads allocate special pool through
+//	                   the allocator of KDA_KERNEL from two call sites and free
+//	                   it; kd runs breakpoint commands (.printf, kb, .if, j,
+//	                   g, bp, bs) at the routines and return sites; the truth
+//	                   goes to the state's "leak"
+//	KDA_CPUS           processors (4)
+//	KDA_LEAK_THREADS   threads that allocate (3)
+//	KDA_LEAK_ALLOCS    N: the drivers stop allocating after N calls (0: never);
+//	                   pending frees still come, then the state says done
+//	KDA_PREARMED       allocations outstanding at boot, freed later (4)
+//	KDA_LEAKER_EVERY   every Nth allocation is the leaker's, which never frees (4)
+//	KDA_LOSE_RETURN    N: every Nth tracked return does not halt (0: none)
+//	KDA_LEAK_SEED      seed of the workload's choices (1)
 type config struct {
 	state        string
 	transport    string
@@ -156,6 +172,15 @@ type config struct {
 	failedInserts     int // < 0: always
 	personBreakAtHits int
 	freeEvery         int
+
+	leaks       bool
+	cpus        int
+	leakThreads int
+	leakAllocs  int
+	prearmed    int
+	leakerEvery int
+	loseReturn  int
+	leakSeed    int
 }
 
 // reader parses knobs, keeping every error and every name it read (any
@@ -289,6 +314,15 @@ func load(getenv func(string) (string, bool), environ []string) (config, error) 
 		startFailureTimes: r.num("KDA_START_FAILURE_TIMES", 0, 0),
 		personBreakAtHits: r.num("KDA_PERSON_BREAK_AFTER_HITS", 0, 0),
 		freeEvery:         r.num("KDA_FREE_EVERY", 0, 0),
+
+		leaks:       r.flag("KDA_LEAKS"),
+		cpus:        r.num("KDA_CPUS", 4, 1),
+		leakThreads: r.num("KDA_LEAK_THREADS", 3, 1),
+		leakAllocs:  r.num("KDA_LEAK_ALLOCS", 0, 0),
+		prearmed:    r.num("KDA_PREARMED", 4, 0),
+		leakerEvery: r.num("KDA_LEAKER_EVERY", 4, 0),
+		loseReturn:  r.num("KDA_LOSE_RETURN", 0, 0),
+		leakSeed:    r.num("KDA_LEAK_SEED", 1, 0),
 	}
 	c.state, _ = r.raw("KDA_STATE")
 	if _, ok := r.raw("KDA_RESET_ON_CMD"); ok {

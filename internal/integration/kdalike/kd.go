@@ -11,6 +11,11 @@
 // break-in as SIGINT (the pty's interrupt character, or a signal to its
 // process group) and writes what real kd writes to stdout and to the log
 // named by _NT_DEBUG_LOG_FILE_APPEND / _NT_DEBUG_LOG_FILE_OPEN.
+//
+// With KDA_LEAKS its target runs the leak workload (leaks.go, its MASM and
+// .printf in masm.go): threads allocate and free special pool through two
+// call sites, and breakpoint commands run as kd runs them; the truth is
+// the state file's Leak, with fakekd's JSON names.
 package kdalike
 
 import (
@@ -63,6 +68,10 @@ type kd struct {
 	haltStack    string // what kb shows at this halt ("": the break-in stack)
 	personDone   bool
 	personAt     time.Time // when the person's break came; zero: none pending
+
+	leak    *leakWorld  // KDA_LEAKS: the workload of this boot
+	leakBps []leakBp    // its breakpoints
+	view    machineView // what expressions see at this halt
 }
 
 // Main runs kdalike as a program; it never returns (kd's exit is os.Exit).
@@ -173,7 +182,16 @@ func Main() {
 				// next hit.
 				k.answerFaults()
 			}
-			if k.running && !k.lost && k.poolHitActive() {
+			if k.leak != nil {
+				if k.running && !k.lost && len(k.leakBps) > 0 {
+					n := 1
+					if k.cfg.hitInterval == 0 {
+						n = 20
+					}
+					k.leakRun(n)
+					k.faults(lines)
+				}
+			} else if k.running && !k.lost && k.poolHitActive() {
 				k.tagBreak()
 			} else if k.running && !k.lost && k.liveBP() != nil {
 				n := 1
@@ -310,6 +328,9 @@ func (k *kd) connect() {
 		}
 	}
 	k.handshake()
+	if k.cfg.leaks {
+		k.leakBoot()
+	}
 	k.setTarget()
 	if k.cfg.bugcheck == "waiting" && !k.bugcheckDone {
 		// The target crashes while it boots: the bug check is the first
@@ -372,6 +393,9 @@ func (k *kd) prompt() {
 // halt stops the target and shows a prompt. asked: a break-in did it.
 func (k *kd) halt(asked bool) {
 	k.haltStack = ""
+	if k.leak != nil {
+		k.view = k.breakView()
+	}
 	k.running = false
 	k.halted = true
 	k.cpu++
@@ -661,6 +685,12 @@ func (k *kd) command(l string, land *<-chan time.Time) {
 		k.save()
 		return
 	}
+	if k.leak != nil && leakVerb(verb) {
+		k.leakCommand(cmd)
+		k.save()
+		k.prompt()
+		return
+	}
 	switch {
 	case verb == "q" || verb == "qq":
 		k.st.Quit = true
@@ -785,6 +815,7 @@ func (k *kd) goneAway() {
 	k.handshook = false
 	k.queuedBreak, k.breakPending = false, false
 	k.clearBps()
+	k.leakBps = nil
 	k.bugchecked = false
 	k.st.PoolHitTag = 0 // a variable in the kernel: a reboot resets it
 	k.goneAt = time.Now()

@@ -64,6 +64,9 @@ type State struct {
 	PoolHitTag            uint32   `json:"pool_hit_tag"`
 	PoolHitAllocs         int      `json:"pool_hit_allocs"`
 	PoolHitFrees          int      `json:"pool_hit_frees"`
+
+	// Leak is the leak workload's truth (KDA_LEAKS; nil without).
+	Leak *LeakState `json:"leak,omitempty"`
 }
 
 // Safe reports what a clean stop must leave, one line per violation: the
