@@ -27,7 +27,7 @@ func (s *stepper) prompt(n int) {
 		s.m.BugCheck == nil && s.m.Halt != HaltInitial {
 		// No break sent and nothing typed: kd found the target halted.
 		s.m.Halt, s.m.HaltLines = HaltFound, nil
-		s.note(hclog.Info, "the target was halted when kd attached (an earlier session left it so): clearing it with no break sent")
+		s.note(hclog.Info, "the target is halted with no break sent (an earlier session left it halted, or its PoolHitTag stopped it): clearing it")
 	}
 	s.classifyHalt()
 	s.dispatch()
