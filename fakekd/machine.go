@@ -323,6 +323,13 @@ func (m *machine) connect() {
 	})
 	m.connected = true
 	m.st.Target = targetRunning
+	if m.st.Reboots == 0 {
+		// kd's own startup commands set these as it attached.
+		for _, b := range m.cfg.Breakpoints {
+			word, rest, _ := strings.Cut(b, " ")
+			m.cmdBp(strings.ToLower(word), strings.TrimSpace(rest))
+		}
+	}
 	if m.cfg.Leaks {
 		m.leak = m.newLeakSim()
 		m.updateLeakState()
