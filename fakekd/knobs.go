@@ -66,6 +66,16 @@ import (
 //	FAKEKD_FREE_EVERY                 0 (off)          with PoolHitTag set, every Nth tag break is a free
 //	                                                   (nt!ExFreePoolWithTag on top) instead of an allocation
 //
+// Knobs of what an earlier session left on the target (kdlaunch disarm):
+//
+//	FAKEKD_POOL_HIT_TAG               0                nt!PoolHitTag as kd finds it (target memory: an earlier
+//	                                                   session's ed; a reboot resets it): hex or a tag; set, every
+//	                                                   allocation with the tag halts the running target
+//	FAKEKD_START_HALTED               0                1: the target was left halted (a killed kdlaunch, a second
+//	                                                   Ctrl+C): kd attaching shows the break and its prompt at once
+//	FAKEKD_BREAKPOINTS                ""               bp/bu commands kd has run when the target connects (kd's own
+//	                                                   startup commands: -c, a script), separated by "|"
+//
 // Knobs of the leak workload (what the leak recipe's breakpoints meet):
 //
 //	FAKEKD_LEAKS                      0                1: the target's threads allocate through the special-pool
@@ -127,6 +137,9 @@ type Config struct {
 	FailedInserts     int // < 0: every g fails
 	PersonBreakAfter  int
 	FreeEvery         int
+	PoolHitTag        uint32
+	StartHalted       bool
+	Breakpoints       []string
 
 	Leaks       bool
 	CPUs        int
@@ -185,6 +198,17 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	c.PersonBreakAfter = k.count("FAKEKD_PERSON_BREAK_AFTER_HITS")
 	c.FreeEvery = k.count("FAKEKD_FREE_EVERY")
+	c.PoolHitTag = k.tag("FAKEKD_POOL_HIT_TAG", 0)
+	c.StartHalted = k.flag("FAKEKD_START_HALTED")
+	for _, b := range strings.Split(getenv("FAKEKD_BREAKPOINTS"), "|") {
+		if b = strings.TrimSpace(b); b == "" {
+			continue
+		}
+		if w := strings.ToLower(strings.Fields(b)[0]); w != "bp" && w != "bu" {
+			k.fail("FAKEKD_BREAKPOINTS", b, "want bp or bu commands separated by |")
+		}
+		c.Breakpoints = append(c.Breakpoints, b)
+	}
 	c.Leaks = k.flag("FAKEKD_LEAKS")
 	c.CPUs = k.integer("FAKEKD_CPUS", 2)
 	if c.CPUs < 1 || c.CPUs > 64 {

@@ -74,3 +74,24 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// What an earlier session left: PoolHitTag, a halted target, kd's own
+// breakpoints.
+func TestConfigLeftOver(t *testing.T) {
+	c, err := LoadConfig(mapEnv(map[string]string{
+		"FAKEKD_POOL_HIT_TAG": "0x206b6444",
+		"FAKEKD_START_HALTED": "1",
+		"FAKEKD_BREAKPOINTS":  `bp nt!MmAllocateSpecialPool ";kb;g" | bu mydrv!Alloc`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PoolHitTag != 0x206b6444 || !c.StartHalted || len(c.Breakpoints) != 2 || c.Breakpoints[1] != "bu mydrv!Alloc" {
+		t.Errorf("left over: %+v", c)
+	}
+	for k, v := range map[string]string{"FAKEKD_POOL_HIT_TAG": "tagtoolong", "FAKEKD_START_HALTED": "maybe", "FAKEKD_BREAKPOINTS": "bc *"} {
+		if _, err := LoadConfig(mapEnv(map[string]string{k: v})); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%s: error %v", k, v, err)
+		}
+	}
+}

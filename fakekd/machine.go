@@ -119,6 +119,9 @@ func newMachine(cfg *Config, cl CmdLine, e Env) *machine {
 		m.stderr = io.Discard
 	}
 	m.resetMemory()
+	// PoolHitTag is target memory: what an earlier session wrote is there
+	// when this kd attaches (a reboot resets it).
+	m.mem[m.a.symbolAddr("nt!PoolHitTag")] = cfg.PoolHitTag
 	m.st = State{
 		Pid:  e.Pid,
 		Argv: e.Args,
@@ -320,6 +323,13 @@ func (m *machine) connect() {
 	})
 	m.connected = true
 	m.st.Target = targetRunning
+	if m.st.Reboots == 0 {
+		// kd's own startup commands set these as it attached.
+		for _, b := range m.cfg.Breakpoints {
+			word, rest, _ := strings.Cut(b, " ")
+			m.cmdBp(strings.ToLower(word), strings.TrimSpace(rest))
+		}
+	}
 	if m.cfg.Leaks {
 		m.leak = m.newLeakSim()
 		m.updateLeakState()
@@ -330,7 +340,9 @@ func (m *machine) connect() {
 		m.bugCheck("waiting")
 		return
 	}
-	if initial {
+	if initial || (m.cfg.StartHalted && m.st.Reboots == 0) {
+		// A target left halted waits in its break: kd attaching shows it
+		// at once, box and all, with no break sent.
 		m.breakIn()
 		return
 	}

@@ -38,6 +38,15 @@ func (s *stepper) answered(cmd Command, out []string) {
 		s.returnSiteAnswered(cmd.Text, text)
 	case PurposeCrossCheck:
 		s.m.PoolUsed = text
+	case PurposeSurvey:
+		if _, ok := s.m.Surveyed[cmd.Text]; !ok {
+			// The first answer is what the earlier session left; a survey
+			// repeated after a queued break finds it cleared.
+			sv := make(Answers, len(s.m.Surveyed)+1)
+			maps.Copy(sv, s.m.Surveyed)
+			sv[cmd.Text] = text
+			s.m.Surveyed = sv
+		}
 	case PurposeVerify:
 		if cmd.Text == "bl" {
 			if err := script.CheckBL(script.ParseBL(text), s.m.ArmedBPs); err != nil {
@@ -130,6 +139,12 @@ func (s *stepper) fail(err error) {
 	s.do(Action{Kind: ActTrace, Text: "ending the run: " + err.Error()})
 	s.stopTimer(TimerSettle)
 	s.stopTimer(TimerRetry)
+	if s.m.Phase == PhaseStopping && len(s.m.Queue) > 0 {
+		// Already clearing (a clearing session's readback): the rest of
+		// the stop's queue clears and resumes; typing it all again would
+		// change nothing.
+		return
+	}
 	s.m.Phase = PhaseStopping
 	if s.m.BugCheck != nil || s.m.PersonHalt {
 		s.dispatch()
@@ -178,6 +193,11 @@ func (s *stepper) bugCheckLine(text string) {
 func (s *stepper) afterBugCheck() ([]Command, bool) {
 	bc := *s.m.BugCheck
 	e := &BugCheckError{BugCheck: bc}
+	if s.m.Plan.ClearOnly && s.m.Phase != PhaseStopping {
+		// A clearing session never resumes a bug check; it clears what it
+		// can and leaves it halted.
+		s.m.Phase, s.m.Armed = PhaseStopping, true
+	}
 	if s.m.Timing.ContinueBugCheck && s.m.Phase != PhaseStopping && s.m.Failure == nil && !s.m.BugContinued {
 		s.note(hclog.Warn, strings.Replace(e.Error(), "and the target is left halted: ", "and on_bugcheck = \"continue\": resuming it (it writes its dump and reboots), then arming again; ", 1))
 		s.m.Phase = PhaseSupervising

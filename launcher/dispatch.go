@@ -23,6 +23,11 @@ func (s *stepper) prompt(n int) {
 		}
 		s.m.Flight = nil
 		s.answered(f.Cmd, f.Out)
+	} else if s.m.Plan.ClearOnly && s.m.Seq == 0 && s.m.BreaksOut == 0 && s.m.Phase == PhaseStopping &&
+		s.m.BugCheck == nil && s.m.Halt != HaltInitial {
+		// No break sent and nothing typed: kd found the target halted.
+		s.m.Halt, s.m.HaltLines = HaltFound, nil
+		s.note(hclog.Info, "the target is halted with no break sent (an earlier session left it halted, or its PoolHitTag stopped it): clearing it")
 	}
 	s.classifyHalt()
 	s.dispatch()
@@ -97,6 +102,12 @@ func (s *stepper) idle() ([]Command, bool) {
 		// A prompt before any connection line: some kd builds and kd-like
 		// tools print none. A prompt proves the target is there.
 		s.note(hclog.Info, "kd is at a prompt: the target is connected and halted")
+		if s.m.Plan.ClearOnly {
+			s.m.Phase, s.m.Armed = PhaseStopping, true
+			s.m.Queue = s.disarmQueue()
+			s.dispatch()
+			return nil, false
+		}
 		s.m.Queue = s.armQueue()
 		s.dispatch()
 		return nil, false

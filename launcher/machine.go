@@ -45,9 +45,10 @@ const (
 	HaltInt3                      // a driver's own breakpoint (Where says where)
 	HaltGoFailed                  // kd could not carry out a g (it could not insert a breakpoint)
 	HaltLeakSite                  // the leak recipe's entry breakpoint waits for a new return site
+	HaltFound                     // a clearing session found the target halted as kd attached (left so by an earlier session)
 )
 
-var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit", "bug check", "a person's break", "int 3", "failed g", "new return site"}
+var haltNames = [...]string{"none", "our break", "by itself", "initial breakpoint", "pool hit", "bug check", "a person's break", "int 3", "failed g", "new return site", "found halted"}
 
 func (h HaltCause) String() string {
 	if int(h) < len(haltNames) {
@@ -101,7 +102,9 @@ type Counters struct {
 	// Allocators are the breakpoints on the special-pool allocators the
 	// probe found (Plan.Allocators); nil until the probe answered.
 	Allocators []Command
-	Started    time.Time
+	// Surveyed: the first answer to each Plan.Survey command this run.
+	Surveyed Answers
+	Started  time.Time
 	// LeakHalts and PoolUsed are Stats'.
 	LeakHalts LeakHalts
 	PoolUsed  string

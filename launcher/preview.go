@@ -15,6 +15,10 @@ import (
 func Preview(p Plan) []Command {
 	m := NewMachine(Rules{Plan: p}, Counters{}, time.Time{}, false)
 	s := stepper{m: m}
+	if p.ClearOnly {
+		// A clearing session types its disarm queue at its first halt.
+		return s.disarmQueue()
+	}
 	q := s.armQueue()
 	var out []Command
 	for _, c := range q {

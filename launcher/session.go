@@ -39,7 +39,7 @@ func (s *Session) Run(ctx context.Context, stop <-chan struct{}) Result {
 	st := s.Stats
 	s.m = NewMachine(s.Rules, Counters{
 		Hits: st.Hits, HitTimes: st.hitTimes, Breaks: st.Breaks, Reconnects: st.Reconnects,
-		StoppedSafe: st.StoppedSafe, Checked: st.checked, Braked: st.braked, Allocators: st.allocators, Started: st.Started,
+		StoppedSafe: st.StoppedSafe, Checked: st.checked, Braked: st.braked, Allocators: st.allocators, Surveyed: st.Surveyed, Started: st.Started,
 		LeakHalts: st.LeakHalts, PoolUsed: st.PoolUsed,
 	}, time.Now(), s.Stopping)
 	tick := time.NewTicker(time.Second)
@@ -135,7 +135,7 @@ func (s *Session) step(ev Event) *Result {
 func (s *Session) save() {
 	st, c := s.Stats, s.m.Counters
 	st.Hits, st.hitTimes, st.Breaks, st.Reconnects = c.Hits, c.HitTimes, c.Breaks, c.Reconnects
-	st.StoppedSafe, st.checked, st.braked, st.allocators = c.StoppedSafe, c.Checked, c.Braked, c.Allocators
+	st.StoppedSafe, st.checked, st.braked, st.allocators, st.Surveyed = c.StoppedSafe, c.Checked, c.Braked, c.Allocators, c.Surveyed
 	st.LeakHalts, st.PoolUsed = c.LeakHalts, c.PoolUsed
 }
 

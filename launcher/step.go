@@ -185,6 +185,11 @@ func (s *stepper) line(l Line) {
 		case s.m.Halt == HaltInitial:
 			// The initial breakpoint the connection announced (kd shows the
 			// break box for it too): expected, not someone else's.
+		case s.m.Plan.ClearOnly && s.m.Seq == 0 && s.m.BreaksOut == 0:
+			// A clearing session that has sent nothing: the target was
+			// halted when kd attached (a killed kdlaunch, a second Ctrl+C,
+			// a PoolHitTag break with no debugger), whatever box kd shows.
+			s.m.Halt = HaltFound
 		default:
 			// The target stopped by itself (a PoolHitTag hit, a person's
 			// break, a driver's int 3): a prompt follows, and a break now
@@ -231,6 +236,10 @@ func (s *stepper) targetGone(why string) {
 		s.leave()
 		return
 	}
+	if s.m.Plan.ClearOnly {
+		s.note(hclog.Info, why+"; a reboot also resets nt!PoolHitTag, and what is left is cleared when it reconnects")
+		return
+	}
 	s.note(hclog.Info, why+"; they will be armed again when it reconnects")
 }
 
@@ -240,6 +249,20 @@ func (s *stepper) connected() {
 		s.m.Reconnects++
 	}
 	s.move(InConnected)
+	if s.m.Plan.ClearOnly {
+		// kdlaunch disarm: whatever an earlier session left counts as
+		// armed until it is cleared (nt!PoolHitTag is target memory, which
+		// a new kd attaching does not reset). Like the arming, it waits
+		// out the settle first: a target left halted shows its prompt at
+		// once, and a break must never reach a halted target.
+		s.m.Phase, s.m.Armed = PhaseStopping, true
+		if s.m.BugCheck == nil {
+			s.note(hclog.Info, "target connected: clearing what an earlier session may have left armed")
+			s.m.Queue = s.disarmQueue()
+			s.startTimer(TimerSettle, s.m.Timing.Settle)
+			return
+		}
+	}
 	if s.m.BugCheck != nil {
 		// The target crashed as it booted: its bug check came with the
 		// connection. Nothing is armed; its prompt brings kb and !analyze.

@@ -25,10 +25,15 @@ func FuzzStep(f *testing.F) {
 		m.Plan.Allocators = len(seq) > 0 && seq[0]%4 >= 2
 		m.Timing.ContinueBugCheck = len(seq) > 1 && seq[1]%2 == 1
 		if len(seq) > 1 && seq[1]%4 >= 2 {
-			leaking(&m) // the leak strategy: new-site halts, return sites, the stop's !poolused
+			if len(seq) > 2 && seq[2]%2 == 1 {
+				clearing(&m)
+			} else {
+				leaking(&m) // the leak strategy: new-site halts, return sites, the stop's !poolused
+			}
 		}
 		now := t0
 		done := false
+		cleared := false // a clearing session typed bc * and the PoolHitTag write since the target last (re)connected
 		for i, b := range seq {
 			ev := allEvents[int(b)%len(allEvents)]
 			now = now.Add(time.Duration(b) * 100 * time.Millisecond)
@@ -50,6 +55,9 @@ func FuzzStep(f *testing.F) {
 				case ActTrace:
 					if a.State != st && a.Text != "" && a.Text[:6] == "state " {
 						st = a.State
+						if st == Waiting || st == Connected {
+							cleared = false
+						}
 					}
 				case ActWrite:
 					if st != Halted {
@@ -60,6 +68,16 @@ func FuzzStep(f *testing.F) {
 					}
 					if m.PersonHalt && next.PersonHalt {
 						t.Fatalf("event %d (%s): typed %q into a person's break", i, ev, a.Cmd.Text)
+					}
+					if m.Plan.ClearOnly {
+						switch {
+						case a.Cmd.Purpose == PurposeArm || a.Cmd.Purpose == PurposeProbe:
+							t.Fatalf("event %d (%s): a clearing session typed %q (%s)", i, ev, a.Cmd.Text, a.Cmd.Purpose)
+						case a.Cmd.Text == edHitTag:
+							cleared = true
+						case a.Cmd.Purpose == PurposeResume && !cleared:
+							t.Fatalf("event %d (%s): a clearing session resumed the target before clearing PoolHitTag", i, ev)
+						}
 					}
 				case ActBreak:
 					if st != Connected && st != Running && st != BreakingIn {

@@ -2,6 +2,8 @@ package launcher
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +78,8 @@ func describe(m Machine) string {
 	flag(m.GoTries > 0, fmt.Sprintf("%d failed g's", m.GoTries))
 	flag(m.StartFail != nil, "start failure")
 	flag(m.Failure != nil, "failing")
+	flag(m.Plan.ClearOnly, "clearing only")
+	flag(len(m.Surveyed) > 0, "surveyed "+strings.Join(slices.Sorted(maps.Keys(m.Surveyed)), ", "))
 	flag(len(m.ArmedBPs) > 0, fmt.Sprintf("%d breakpoints placed", len(m.ArmedBPs)))
 	flag(m.BreakTries > 0, fmt.Sprintf("%d breaks sent", m.BreakTries))
 	flag(m.StopResumes > 0, fmt.Sprintf("%d stop resumes", m.StopResumes))

@@ -48,7 +48,7 @@ func everyMachine() []Machine {
 		for ph := PhaseArming; ph <= PhaseStopping; ph++ {
 			for _, a := range []bool{false, true} {
 				for _, h := range []bool{false, true} {
-					for _, extra := range []mod{func(*Machine) {}, bugChecked, personHalt, leakArmed(site1), leakWaitsForSite} {
+					for _, extra := range []mod{func(*Machine) {}, bugChecked, personHalt, leakArmed(site1), leakWaitsForSite, clearing} {
 						m := given(st, ph, timers(TimerSettle, TimerBreak, TimerLeave, TimerStop, TimerRetry), extra)
 						m.Armed, m.Halting = a, h
 						ms = append(ms, m)
@@ -90,6 +90,10 @@ func TestStepInvariants(t *testing.T) {
 					}
 					if strings.TrimSpace(a.Cmd.Text) == "q" {
 						t.Errorf("%s: typed q", where)
+					}
+					// A clearing session (kdlaunch disarm) arms nothing.
+					if m.Plan.ClearOnly && (a.Cmd.Purpose == PurposeArm || a.Cmd.Purpose == PurposeProbe) {
+						t.Errorf("%s: a clearing session typed %q (%s)", where, a.Cmd.Text, a.Cmd.Purpose)
 					}
 					// Nothing resumes a bug check (on_bugcheck = "stay"), and
 					// nothing at all is typed into a person's break.

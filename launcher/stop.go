@@ -92,7 +92,11 @@ func (s *stepper) leave() {
 func (s *stepper) disarmQueue() []Command {
 	// bc * answers a new-site halt too: no return site is added after it.
 	s.m.Leak.HasNewSite = false
-	q := []Command{{Text: "bc *", Purpose: PurposeDisarm}}
+	var q []Command
+	if s.m.Plan.ClearOnly {
+		q = withPurpose(s.m.Plan.Survey, PurposeSurvey)
+	}
+	q = append(q, Command{Text: "bc *", Purpose: PurposeDisarm})
 	q = append(q, withPurpose(s.m.Plan.Disarm, PurposeDisarm)...)
 	q = append(q, s.crossCheck()...)
 	return append(q, Command{Text: "g", Purpose: PurposeResume})

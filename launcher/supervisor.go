@@ -137,7 +137,10 @@ func Supervise(ctx context.Context, stop <-chan struct{}, o Options, stats *Stat
 		}
 		wait := bo.NextBackOff()
 		msg := fmt.Sprintf("kd exited unexpectedly (%s); restarting it in %s (restart %d of %d)", r.Exit, wait.Round(time.Millisecond), stats.Restarts, o.Restart.MaxRestarts)
-		if r.Armed {
+		switch {
+		case r.Armed && o.Plan.ClearOnly:
+			msg += "; the new kd clears the target again"
+		case r.Armed:
 			msg += "; a new kd attaching clears the old breakpoints, which are then armed again"
 		}
 		stats.warn(sk.note(hclog.Warn, msg))

@@ -22,10 +22,11 @@ const (
 	PurposeBugCheck                  // puts a bug check's stack and analysis into the log (kb, !analyze -v)
 	PurposeReturnSite                // the leak recipe's breakpoint at a return site found while hunting
 	PurposeCrossCheck                // the leak strategy's !poolused at the stop
+	PurposeSurvey                    // reads what an earlier session left armed, before a clearing session clears it (Plan.Survey)
 	purposeArmSlot                   // not typed: where the arm commands go once the probe has answered
 )
 
-var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack", "probe", "verify", "bug check", "return site", "cross-check", "arm slot"}
+var purposeNames = [...]string{"arm", "check", "disarm", "resume", "stack", "probe", "verify", "bug check", "return site", "cross-check", "survey", "arm slot"}
 
 func (p Purpose) String() string {
 	if int(p) < len(purposeNames) {
@@ -71,6 +72,16 @@ type Plan struct {
 	// Leaks: the leak strategy (Allocators probes its family); the session
 	// arms its recipe and adds return sites as they are found.
 	Leaks *LeakPlan
+	// ClearOnly makes a clearing session (kdlaunch disarm): nothing is
+	// armed. At the first halt after the connection it types Survey, then
+	// bc * and Disarm, resumes the target and leaves kd. Until then all an
+	// earlier session may have left counts as armed: PoolHitTag is target
+	// memory and outlives any kd.
+	ClearOnly bool
+	// Survey reads what is armed before a clearing session clears it (bl,
+	// dd nt!PoolHitTag L1); the first answer to each is kept in
+	// Stats.Surveyed.
+	Survey []Command
 }
 
 // Timing is how patient a session is.
@@ -155,8 +166,11 @@ type Stats struct {
 	StoppedSafe bool // the last stop cleared breakpoints and resumed the target
 	// LeakHalts are the leak recipe's halts by breakpoint role; PoolUsed
 	// is kd's answer to the stop's !poolused ("" if it was not asked).
-	LeakHalts  LeakHalts
-	PoolUsed   string
+	LeakHalts LeakHalts
+	PoolUsed  string
+	// Surveyed are kd's first answers to Plan.Survey in this run, by
+	// command: what a clearing session found before it cleared anything.
+	Surveyed   Answers
 	checked    bool      // the live check ran (in this or an earlier incarnation)
 	braked     bool      // the hit-rate brake fired: nothing is armed again this run
 	allocators []Command // the allocator breakpoints the probe found (nil: not probed yet)

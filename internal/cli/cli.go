@@ -20,6 +20,7 @@ type CLI struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 
 	Run         RunCmd         `cmd:"" help:"Start kd, wait for the target, break in, arm the breakpoint, supervise, and stop leaving the target running."`
+	Disarm      DisarmCmd      `cmd:"" help:"Clean up after a second Ctrl+C or a killed kdlaunch: connect as run does, clear every breakpoint and nt!PoolHitTag, leave the target running."`
 	Report      ReportCmd      `cmd:"" help:"Turn kd logs into the answer: top stacks, culprits, json/folded/pprof."`
 	Tag         TagCmd         `cmd:"" help:"Encode a pool tag as the PoolTag registry value (and back), with ready-to-run lines."`
 	TargetSetup TargetSetupCmd `cmd:"" name:"target-setup" help:"Print the target-side script (bcdedit, PoolTag) that matches a host configuration."`

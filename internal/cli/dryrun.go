@@ -46,23 +46,7 @@ func dryRun(w io.Writer, p dryRunPlan) {
 	if red == nil {
 		red = func(s string) string { return s }
 	}
-	order := launcher.KDSearchOrder(p.Configured)
-	kd := p.KD
-	if kd == "" {
-		kd = "kd"
-		fmt.Fprintf(w, "kd: not found on this machine; run would look in this order:\n")
-	} else {
-		fmt.Fprintf(w, "kd: %s, the first found of:\n", red(kd))
-	}
-	for i, place := range order {
-		fmt.Fprintf(w, "  %d. %s\n", i+1, red(place))
-	}
-	fmt.Fprintln(w, "command line:")
-	fmt.Fprintln(w, "  "+red(kd+" "+strings.Join(quoteArgs(p.Args), " ")))
-	fmt.Fprintln(w, "environment kdlaunch sets for kd:")
-	for _, e := range p.Env {
-		fmt.Fprintln(w, "  "+red(e))
-	}
+	dryRunHead(w, "run", p.KD, p.Configured, p.Args, p.Env, red)
 	fmt.Fprintln(w, "typed at each connection, in order (each at a prompt):")
 	for i, c := range p.connectQueue() {
 		what := ""
@@ -94,4 +78,26 @@ func dryRun(w io.Writer, p dryRunPlan) {
 		fmt.Fprintf(w, "  %d. %s\n", i+2, red(c))
 	}
 	fmt.Fprintf(w, "  %d. CTRL+B ENTER    (kd leaves; the target keeps running)\n", len(p.stopQueue())+2)
+}
+
+// dryRunHead is what every preview of kd starts with (run's and
+// disarm's): where kd is or would be looked for, its command line and the
+// environment kdlaunch sets for it.
+func dryRunHead(w io.Writer, cmd, kd, configured string, args, env []string, red func(string) string) {
+	order := launcher.KDSearchOrder(configured)
+	if kd == "" {
+		kd = "kd"
+		fmt.Fprintf(w, "kd: not found on this machine; %s would look in this order:\n", cmd)
+	} else {
+		fmt.Fprintf(w, "kd: %s, the first found of:\n", red(kd))
+	}
+	for i, place := range order {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, red(place))
+	}
+	fmt.Fprintln(w, "command line:")
+	fmt.Fprintln(w, "  "+red(kd+" "+strings.Join(quoteArgs(args), " ")))
+	fmt.Fprintln(w, "environment kdlaunch sets for kd:")
+	for _, e := range env {
+		fmt.Fprintln(w, "  "+red(e))
+	}
 }

@@ -4,57 +4,31 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/kdlaunch/kdlaunch/config"
 	"github.com/kdlaunch/kdlaunch/exitcode"
-	"github.com/kdlaunch/kdlaunch/internal/statusline"
-	"github.com/kdlaunch/kdlaunch/internal/vt"
 	"github.com/kdlaunch/kdlaunch/launcher"
-	"github.com/kdlaunch/kdlaunch/outfile"
 	"github.com/kdlaunch/kdlaunch/pooltag"
-	"github.com/kdlaunch/kdlaunch/redact"
-	"github.com/kdlaunch/kdlaunch/remote"
 	"github.com/kdlaunch/kdlaunch/report"
 	"github.com/kdlaunch/kdlaunch/script"
-	"github.com/kdlaunch/kdlaunch/transcript"
 )
 
 // RunCmd is `kdlaunch run`: the batch file, automated and supervised.
 type RunCmd struct {
-	Config         string          `help:"Lab file (TOML, see config.example.toml); flags override it." placeholder:"FILE"`
-	KD             string          `name:"kd" help:"kd executable (default: kd on PATH, then the Windows Kits Debuggers folder)." placeholder:"PATH"`
-	Log            string          `help:"kd's debug log, appended to (default debug.log)." placeholder:"FILE"`
-	FreshLog       bool            `help:"Start the debug log afresh instead of appending (an existing log is overwritten)."`
-	SymbolPath     string          `name:"symbol-path" help:"_NT_SYMBOL_PATH for kd (default: yours, else SRV*c:\\websymbols*https://msdl.microsoft.com/download/symbols)." placeholder:"PATH"`
-	Server         string          `help:"kd's debugging server transport (default npipe:pipe=livedebug), or none." placeholder:"TRANSPORT"`
-	Pipe           string          `help:"Name of kd's debugging server pipe: npipe:pipe=NAME." placeholder:"NAME"`
-	Port           string          `help:"Serial port of the target connection, e.g. com1 (with --baud)." placeholder:"COMn"`
-	Baud           int             `help:"Baud rate for --port (default 19200, as kd and boot.ini)." placeholder:"N"`
-	Connect        string          `help:"kd -k connection string, e.g. net:port=50000,key=K or com:pipe,port=\\\\.\\pipe\\com_1,resets=0,reconnect." placeholder:"STRING"`
-	Tag            string          `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
-	Strategy       script.Strategy `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot), pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target) or leaks (special pool, with a record of every allocation, return and free: the report shows who leaks)." placeholder:"NAME"`
-	Command        []string        `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
-	ReplaceScript  bool            `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
-	MaxHits        *int            `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
-	Duration       string          `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
-	MaxRate        *float64        `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
-	ConnectTimeout string          `help:"Give up if the target has not connected after this long (default: wait as long as it takes)." placeholder:"D"`
-	Transcript     string          `help:"Write a timestamped transcript of everything kd printed and was sent." placeholder:"FILE"`
-	LogLevel       string          `help:"Add kdlaunch's diagnostic log at this level to stderr, in the same kdlaunch: form as its messages: trace, debug, info, warn, error, or off." default:"off" enum:"trace,debug,info,warn,error,off"`
-	Quiet          bool            `short:"q" help:"Keep kd's output off the terminal: it still goes to the log and the transcript; kdlaunch's own messages stay on stderr."`
-	Progress       time.Duration   `help:"Where stdout is not a terminal, print a progress line (hits, rate, top culprit) this often; 0 turns it off." default:"5m" placeholder:"D"`
-	DryRun         bool            `help:"Preview, writing nothing and needing no kd: where kd is looked for and which is used, its command line and environment (secrets masked), and what is typed at the connection and at the stop."`
-	Console        string          `help:"Windows: kd's console: auto (a pseudo console where Windows has one, else pipes), pseudo, or pipes (redirected I/O, see microsoft/WinDbg-Feedback issue 393)." placeholder:"MODE"`
+	KDFlags       `embed:""`
+	FreshLog      bool            `help:"Start the debug log afresh instead of appending (an existing log is overwritten)."`
+	Tag           string          `help:"Pool tag to hunt (1-4 characters, e.g. Ddk): arms the strategy's breakpoint." placeholder:"TAG"`
+	Strategy      script.Strategy `help:"special-pool (default: bp nt!MmAllocateSpecialPool, needs PoolTag set and a reboot), pool-hit-tag (ed nt!PoolHitTag, no reboot, every hit halts the target) or leaks (special pool, with a record of every allocation, return and free: the report shows who leaks)." placeholder:"NAME"`
+	Command       []string        `help:"kd command typed after the strategy's (repeatable)." placeholder:"CMD" sep:"none"`
+	ReplaceScript bool            `help:"Type only --command/[script] commands, not the strategy's breakpoint."`
+	MaxHits       *int            `help:"Stop safely after this many breakpoint hits (0: no limit, even if the config sets one)." placeholder:"N"`
+	Duration      string          `help:"Stop safely after this long (e.g. 30m, 8h)." placeholder:"D"`
+	MaxRate       *float64        `help:"Disarm if hits per second exceed this (each hit halts the server; 0: no cap)." placeholder:"N"`
+	Progress      time.Duration   `help:"Where stdout is not a terminal, print a progress line (hits, rate, top culprit) this often; 0 turns it off." default:"5m" placeholder:"D"`
+	DryRun        bool            `help:"Preview, writing nothing and needing no kd: where kd is looked for and which is used, its command line and environment (secrets masked), and what is typed at the connection and at the stop."`
 }
 
 // Run starts and supervises kd.
@@ -74,178 +48,68 @@ func (c *RunCmd) Run(s streams) error {
 	if err != nil {
 		return err
 	}
-	consoleMode, err := launcher.ParseConsoleMode(cfg.KD.Console)
-	if err != nil {
-		return fmt.Errorf("%w: kd.console / --console: %v", config.ErrInvalid, err)
-	}
-	if err := launcher.CheckConsole(consoleMode); err != nil {
-		return fmt.Errorf("%w: %v", config.ErrInvalid, err)
-	}
-	kd, err := launcher.FindKD(cfg.KD.Path)
-	var notFound *launcher.KDNotFoundError
-	switch {
-	case c.DryRun && errors.As(err, &notFound):
-		kd = "" // a preview needs no kd: dryRun says where it would look
-	case err != nil:
-		return err
-	}
-	if err := checkTranscript(cfg.KD.Transcript); err != nil {
-		return err
-	}
-	var logPath string
-	if c.DryRun {
-		logPath, err = prepareLog(cfg.KD.Log, nil)
-	} else {
-		logPath, err = prepareLog(cfg.KD.Log, s.Err)
-	}
-	if err != nil {
-		return err
-	}
 	if c.Progress < 0 {
 		return fmt.Errorf("%w: --progress %s: give how often to print progress, e.g. 5m, or 0 for never", config.ErrInvalid, c.Progress)
 	}
+	d, err := prepareKD(s, cfg, c.DryRun)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	logPath := d.logPath
 	var logStart int64 // this run's part of the log starts here
 	if fi, err := os.Stat(logPath); err == nil && !cfg.KD.FreshLog {
 		logStart = fi.Size()
 	}
-	if !c.DryRun {
-		locks, err := lockRun(cfg, logPath, s.Err)
-		if err != nil {
-			return err
-		}
-		defer locks.release()
-	}
-
-	password := cfg.Server.Password
-	if cfg.Server.Transport != "none" && password == "" && !cfg.Server.AllowUnauthenticated {
-		if password, err = remote.NewPassword(24); err != nil {
-			return err
-		}
-	}
-	red := redact.New(append(cfg.Secrets(), password)...)
-	args := kdArgs(cfg, password)
-	env := kdEnv(os.Environ(), cfg, logPath)
 	if c.DryRun {
 		checks := []launcher.Command(nil)
 		if tag != nil && cfg.Target.Strategy.SpecialPool() {
 			checks = liveCheck(*tag)
 		}
 		dryRun(s.Out, dryRunPlan{
-			KD: kd, Configured: cfg.KD.Path, Args: args, Env: kdOwnEnv(cfg, logPath, 0),
-			Check: checks, Arm: arm, Disarm: disarm, Redact: red.String,
+			KD: d.kd, Configured: cfg.KD.Path, Args: d.args, Env: kdOwnEnv(cfg, logPath, 0),
+			Check: checks, Arm: arm, Disarm: disarm, Redact: d.red.String,
 			Plan: launcher.Plan{Check: checks, Arm: arm, Disarm: disarm, Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag), Leaks: leakPlan(cfg, tag)},
 		})
 		return nil
 	}
-
-	var tr *transcript.Writer
-	if cfg.KD.Transcript != "" {
-		if err := outfile.MkdirAll(filepath.Dir(cfg.KD.Transcript), 0o755, createdFolder(s.Err)); err != nil {
-			return fmt.Errorf("transcript %s: %w", cfg.KD.Transcript, err)
-		}
-		if tr, err = transcript.Open(cfg.KD.Transcript); err != nil {
-			return err
-		}
-		defer tr.Close()
-		tr.Event("kdlaunch run: " + red.String(kd+" "+strings.Join(args, " ")))
+	if err := d.open(s, &c.KDFlags, "run"); err != nil {
+		return err
 	}
-
-	// kd's output on stdout (none with --quiet); every message of
-	// kdlaunch's, hclog's diagnostics included, as a kdlaunch: line on
-	// stderr; the status line there too when it is a terminal.
-	opts := launcher.ConsoleOptions{KD: s.Out, Messages: s.Err}
-	if c.Quiet {
-		opts.KD = nil
-	}
-	if vt.Enable(s.Err) {
-		opts.Status = s.Err
-	}
-	console := launcher.NewConsoleWith(opts)
-	defer console.Close()
-	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.LevelFromString(c.LogLevel), Output: &hclogLines{note: console.Note}, DisableTime: true})
-
-	if cfg.Server.Transport != "none" {
-		if password == "" {
-			console.Note(fmt.Sprintf("kdlaunch: warning: kd's debugging server %s has no password: anyone who can open it controls the target's kernel (allow_unauthenticated_server = true)", cfg.Server.Transport))
-		}
-		if err := writeClient(cfg, password, console, s.Err); err != nil {
-			return err
-		}
-	}
-	console.Note(fmt.Sprintf("kdlaunch: %s, log %s; follow the hunt live with: kdlaunch report --follow %s", red.String(kd), logPath, logPath))
+	d.console.Note(fmt.Sprintf("kdlaunch: %s, log %s; follow the hunt live with: kdlaunch report --follow %s", d.red.String(d.kd), logPath, logPath))
 
 	stats := &launcher.Stats{Started: time.Now()}
-	lopts := launcher.Options{
-		Spec: func(n int) launcher.Spec {
-			return launcher.Spec{Path: kd, Args: args, Env: kdEnvFor(env, cfg, logPath, n), Console: consoleMode}
-		},
-		Plan: launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak(),
-			Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag), Leaks: leakPlan(cfg, tag)},
-		Timing:  timing(cfg),
-		Limits:  launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
-		Restart: launcher.RestartPolicy{MaxRestarts: cfg.Supervise.MaxRestarts, BackoffInitial: cfg.Supervise.BackoffInitial.Duration, BackoffMax: cfg.Supervise.BackoffMax.Duration, HealthyAfter: cfg.Supervise.HealthyAfter.Duration},
-		Sinks: launcher.Sinks{Console: console, Transcript: tr, Log: logger, Redact: red,
-			Status: func(sn launcher.Snapshot) { console.Status(statusline.Text(sn)) }},
-	}
+	lopts := d.options(launcher.Plan{Arm: arm, Disarm: disarm, HitOnBreak: cfg.Target.Strategy.HitOnBreak(),
+		Allocators: probesAllocators(cfg, tag), Verify: readback(cfg, tag), Leaks: leakPlan(cfg, tag)},
+		launcher.Limits{MaxHits: int64(cfg.Limits.MaxHits), MaxRate: cfg.Limits.MaxRate, RateWindow: cfg.Limits.RateWindow.Duration},
+		timing(cfg))
 	if tag != nil && cfg.Target.Strategy.SpecialPool() {
 		lopts.Plan.Check = liveCheck(*tag)
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := make(chan struct{})
-	var once sync.Once
-	requestStop := func() { once.Do(func() { close(stop) }) }
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	sigDone := make(chan struct{})
-	defer close(sigDone)
-	go func() {
-		n := 0
-		for {
-			select {
-			case sig := <-sigs:
-				if sig == os.Interrupt && launcher.SuppressedInterrupt() {
-					continue // our own CTRL_C break-in, under Wine
-				}
-				n++
-				if n == 1 {
-					console.Note(fmt.Sprintf("kdlaunch: %s: stopping safely; press Ctrl+C again to stop at once (the target may then be left halted with breakpoints armed)", sigName(sig)))
-					requestStop()
-				} else {
-					cancel()
-					return
-				}
-			case <-sigDone:
-				return
-			}
+	err = d.supervise(lopts, stats, func(requestStop func()) func() {
+		stopDuration := func() bool { return false }
+		if dur := cfg.Limits.Duration.Duration; dur > 0 {
+			stopDuration = time.AfterFunc(dur, func() {
+				d.console.Note(fmt.Sprintf("kdlaunch: --duration %s reached", dur))
+				requestStop()
+			}).Stop
 		}
-	}()
-	if d := cfg.Limits.Duration.Duration; d > 0 {
-		t := time.AfterFunc(d, func() {
-			console.Note(fmt.Sprintf("kdlaunch: --duration %s reached", d))
-			requestStop()
-		})
-		defer t.Stop()
-	}
-
-	stopProgress := func() {}
-	if c.Progress > 0 && !report.IsTerminal(s.Out) {
-		stopProgress = startProgress(c.Progress, stats.Started, logPath, logStart, console.Note)
-	}
-	err = launcher.Supervise(ctx, stop, lopts, stats)
-	stopProgress()
-	console.Close()
+		stopProgress := func() {}
+		if c.Progress > 0 && !report.IsTerminal(s.Out) {
+			stopProgress = startProgress(c.Progress, stats.Started, logPath, logStart, d.console.Note)
+		}
+		return func() { stopProgress(); stopDuration() }
+	})
+	d.console.Close()
 	if (!errors.Is(err, launcher.ErrStartFailed) && !errors.As(err, new(*script.StartError))) || stats.Restarts > 0 {
 		// A kd that never started has nothing to summarise.
 		summary(s, stats, logPath, logStart, leakTag(lopts.Plan.Leaks), err)
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			return &ExitError{Code: exitcode.Interrupted, Err: errors.New("stopped at once on a second interrupt: the target may be halted or have breakpoints armed; run kdlaunch again to clear them")}
+			return interrupted()
 		}
-		return answerExit(red.Wrap(err))
+		return answerExit(d.red.Wrap(err))
 	}
 	return nil
 }
@@ -274,39 +138,18 @@ func sigName(s os.Signal) string {
 
 // load builds the configuration: defaults, then the file, then flags.
 func (c *RunCmd) load() (*config.Config, error) {
-	cfg := config.Default()
-	if c.Config != "" {
-		var err error
-		if cfg, err = config.Load(c.Config); err != nil {
-			return nil, err
-		}
+	cfg, err := c.KDFlags.config()
+	if err != nil {
+		return nil, err
 	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
+	if c.Tag != "" {
+		cfg.Target.Tag = c.Tag
 	}
-	set(&cfg.KD.Path, c.KD)
-	set(&cfg.KD.Log, c.Log)
-	set(&cfg.KD.SymbolPath, c.SymbolPath)
-	set(&cfg.KD.Transcript, c.Transcript)
-	set(&cfg.KD.Console, c.Console)
-	set(&cfg.Server.Transport, c.Server)
-	set(&cfg.Target.Tag, c.Tag)
 	if c.Strategy != "" {
 		cfg.Target.Strategy = c.Strategy
 	}
 	if c.FreshLog {
 		cfg.KD.FreshLog = true
-	}
-	if c.Pipe != "" {
-		if strings.ContainsAny(c.Pipe, " ,=\"") {
-			return nil, fmt.Errorf("%w: --pipe %q: a pipe name has no spaces, commas, '=' or quotes", config.ErrInvalid, c.Pipe)
-		}
-		cfg.Server.Transport = "npipe:pipe=" + c.Pipe
-	}
-	if err := setConnection(cfg, c.Connect, c.Port, c.Baud); err != nil {
-		return nil, err
 	}
 	cfg.Script.Commands = append(cfg.Script.Commands, c.Command...)
 	if c.ReplaceScript {
@@ -322,19 +165,12 @@ func (c *RunCmd) load() (*config.Config, error) {
 	if c.MaxRate != nil {
 		cfg.Limits.MaxRate = *c.MaxRate
 	}
-	for _, d := range []struct {
-		flag string
-		v    string
-		dst  *config.Duration
-	}{{"--duration", c.Duration, &cfg.Limits.Duration}, {"--connect-timeout", c.ConnectTimeout, &cfg.Target.ConnectTimeout}} {
-		if d.v == "" {
-			continue
-		}
-		v, err := config.ParseDuration(d.v)
+	if c.Duration != "" {
+		v, err := config.ParseDuration(c.Duration)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", config.ErrInvalid, d.flag, err)
+			return nil, fmt.Errorf("%w: --duration: %v", config.ErrInvalid, err)
 		}
-		d.dst.Duration = v
+		cfg.Limits.Duration.Duration = v
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -446,85 +282,6 @@ func liveCheck(tag pooltag.Tag) []launcher.Command {
 		}
 		return out, nil
 	}}}
-}
-
-func timing(cfg *config.Config) launcher.Timing {
-	s := cfg.Supervise
-	return launcher.Timing{
-		Settle:         s.Settle.Duration,
-		BreakTimeout:   s.BreakTimeout.Duration,
-		BreakRetries:   s.BreakRetries,
-		GiveUpOnBreak:  s.OnBreakFailure == config.BreakFailureGiveUp,
-		CommandTimeout: s.CommandTimeout.Duration,
-		StopTimeout:    s.StopTimeout.Duration,
-		ConnectTimeout: cfg.Target.ConnectTimeout.Duration,
-		ResumeOnHalt:   s.UnexpectedHalts == config.HaltResume,
-		// A bug check is left halted unless the config says continue.
-		ContinueBugCheck: s.OnBugCheck == config.BugCheckContinue,
-	}
-}
-
-// prepareLog makes the log path absolute, creates its folder (the batch
-// file's c:\debug often does not exist on a fresh host, and kd would then
-// run for hours logging nothing) with a line on stderr, and proves the
-// folder is writable without touching an existing log's contents. With
-// stderr nil (--dry-run) it only refuses a folder and writes nothing.
-func prepareLog(p string, stderr io.Writer) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("log %s: %w", p, err)
-	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return "", fmt.Errorf("log %s is a folder: give a file name, e.g. %s", abs, filepath.Join(abs, "debug.log"))
-	}
-	if stderr == nil {
-		return abs, nil
-	}
-	if err := outfile.MkdirAll(filepath.Dir(abs), 0o755, createdFolder(stderr)); err != nil {
-		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
-	}
-	f, err := os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return "", fmt.Errorf("log folder not writable: %w: choose another --log", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("log %s: %w", abs, err)
-	}
-	return abs, nil
-}
-
-// checkTranscript refuses a transcript path that is a folder before the log
-// is touched, with a message that says what to give instead.
-func checkTranscript(p string) error {
-	if p == "" {
-		return nil
-	}
-	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-		return fmt.Errorf("transcript %s is a folder: give a file name, e.g. %s", p, filepath.Join(p, "transcript.log"))
-	}
-	return nil
-}
-
-func writeClient(cfg *config.Config, password string, console *launcher.Console, stderr io.Writer) error {
-	path := cfg.Server.ClientFile
-	if path == "" {
-		var err error
-		if path, err = remote.DefaultClientFile(serverID(cfg.Server.Transport)); err != nil {
-			return err
-		}
-	}
-	if err := outfile.MkdirAll(filepath.Dir(path), 0o700, createdFolder(stderr)); err != nil {
-		return fmt.Errorf("client file %s: %w", path, err)
-	}
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "localhost"
-	}
-	if err := remote.WriteClientFile(path, remote.ClientCommand(cfg.Server.Transport, password, host)); err != nil {
-		return err
-	}
-	console.Note("kdlaunch: the command line to join kd's debugging server (with its password) is in " + path)
-	return nil
 }
 
 func summary(s streams, st *launcher.Stats, logPath string, logStart int64, tag string, err error) {

@@ -101,6 +101,15 @@ import (
 //	KDA_FREE_EVERY     N: with PoolHitTag set, every Nth tag break is a free
 //	                   (nt!ExFreePoolWithTag on top) instead of an allocation
 //
+// Knobs of what an earlier session left on the target (kdlaunch disarm):
+//
+//	KDA_POOL_HIT_TAG   hex: nt!PoolHitTag as kd finds it (target memory, an
+//	                   earlier session's ed; a reboot resets it); set, the
+//	                   running target halts at the next tagged allocation
+//	KDA_START_HALTED   1: the target was left halted (a killed kdlaunch, a
+//	                   second Ctrl+C): the first connection shows the break
+//	                   (the box unless KDA_QUIET) and a prompt, no break sent
+//
 // The leak workload (what the leak recipe's breakpoints meet):
 //
 //	KDA_LEAKS          1: the target's threads allocate special pool through
@@ -172,6 +181,8 @@ type config struct {
 	failedInserts     int // < 0: always
 	personBreakAtHits int
 	freeEvery         int
+	poolHitTag        uint32
+	startHalted       bool
 
 	leaks       bool
 	cpus        int
@@ -314,6 +325,7 @@ func load(getenv func(string) (string, bool), environ []string) (config, error) 
 		startFailureTimes: r.num("KDA_START_FAILURE_TIMES", 0, 0),
 		personBreakAtHits: r.num("KDA_PERSON_BREAK_AFTER_HITS", 0, 0),
 		freeEvery:         r.num("KDA_FREE_EVERY", 0, 0),
+		startHalted:       r.flag("KDA_START_HALTED"),
 
 		leaks:       r.flag("KDA_LEAKS"),
 		cpus:        r.num("KDA_CPUS", 4, 1),
@@ -335,6 +347,13 @@ func load(getenv func(string) (string, bool), environ []string) (config, error) 
 			r.bad("KDA_BUGCHECK_CODE", v, "a hex bug check code such as 0xC4")
 		}
 		c.bugcheckCode = uint32(n)
+	}
+	if v, ok := r.raw("KDA_POOL_HIT_TAG"); ok {
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(v), "0x"), 16, 32)
+		if err != nil {
+			r.bad("KDA_POOL_HIT_TAG", v, "a hex DWORD such as 0x206b6444")
+		}
+		c.poolHitTag = uint32(n)
 	}
 	if v, ok := r.raw("KDA_FAILED_INSERT"); ok {
 		if v == "always" {

@@ -37,6 +37,8 @@ type kd struct {
 	st  State
 	log *os.File
 
+	haltFound bool // KDA_START_HALTED has shown its halt
+
 	halted       bool // at a prompt (or about to show one)
 	running      bool // target runs (after g)
 	connected    bool
@@ -84,6 +86,7 @@ func Main() {
 	}
 	k := &kd{cfg: cfg}
 	k.st.Kernel, k.st.Symbols = cfg.kernel, cfg.symbols
+	k.st.PoolHitTag = cfg.poolHitTag // target memory: an earlier session's ed is still there
 	k.st.PID = os.Getpid()
 	k.st.Target = "waiting"
 	k.st.Breakpoints = []string{}
@@ -336,6 +339,13 @@ func (k *kd) connect() {
 		// The target crashes while it boots: the bug check is the first
 		// thing after the connection.
 		k.bugCheck("waiting")
+		return
+	}
+	if k.cfg.startHalted && !k.haltFound {
+		// Left halted in a break-in: the target waits in it, and kd
+		// attaching shows it with no break sent.
+		k.haltFound = true
+		k.halt(true)
 	}
 }
 
