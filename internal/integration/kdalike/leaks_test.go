@@ -212,8 +212,11 @@ func TestLeakRecipe(t *testing.T) {
 		{"x64 legacy mid-run", records.ArchX64, records.FamilyLegacy, true, 120},
 		{"x86 legacy mid-run", records.ArchX86, records.FamilyLegacy, false, 120},
 	}
-	for _, tc := range cases {
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if i > 0 && testing.Short() {
+				t.Skip("-short runs the first case only")
+			}
 			log, st := recipeRun(t, tc.arch, tc.family, map[string]string{"KDA_LEAK_ALLOCS": "240"}, tc.useBs, tc.stopAt)
 			res := againstTruth(t, log, st)
 			l := st.Leak
