@@ -49,7 +49,7 @@ type conptyProc struct {
 	log   hclog.Logger
 	pid   int
 	proc  windows.Handle // kd's process handle, until Close
-	job   windows.Handle
+	job   killJob
 	hpc   windows.Handle
 	in    *os.File // typed into the console
 	out   *os.File // the console's VT output
@@ -57,7 +57,6 @@ type conptyProc struct {
 	chain *conptyBreak
 
 	mu         sync.Mutex
-	jobOpen    bool
 	consoleOut bool // ClosePseudoConsole done
 
 	exited chan struct{} // closed by reap once kd is gone and the console closed
@@ -176,7 +175,7 @@ func startPseudo(spec Spec, log hclog.Logger) (Proc, error) {
 	_ = windows.CloseHandle(pi.Thread)
 
 	p := &conptyProc{
-		log: log, pid: int(pi.ProcessId), proc: pi.Process, job: job, jobOpen: job != 0,
+		log: log, pid: int(pi.ProcessId), proc: pi.Process, job: newKillJob(job),
 		hpc: hpc, in: inW, out: outR, exited: make(chan struct{}),
 	}
 	p.vt = vtlines.NewReader(eofOnBrokenPipe{outR}, conptyWidth, conptyHeight)
@@ -237,14 +236,8 @@ func (p *conptyProc) Wait() ExitStatus {
 // Kill terminates the Job Object (kd and whatever it started), or kd alone
 // without one.
 func (p *conptyProc) Kill() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.jobOpen {
-		err := windows.TerminateJobObject(p.job, killExitCode)
-		if err == nil {
-			return nil
-		}
-		p.log.Warn("TerminateJobObject failed; terminating kd alone", "error", err)
+	if p.job.terminate(p.log) {
+		return nil
 	}
 	select {
 	case <-p.exited:
@@ -266,14 +259,9 @@ func (p *conptyProc) Close() error {
 		if err := p.in.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, err)
 		}
-		p.mu.Lock()
-		if p.jobOpen {
-			if err := windows.CloseHandle(p.job); err != nil {
-				errs = append(errs, fmt.Errorf("close Job Object: %w", err))
-			}
-			p.jobOpen = false
+		if err := p.job.close(); err != nil {
+			errs = append(errs, err)
 		}
-		p.mu.Unlock()
 		select {
 		case <-p.exited:
 		default:

@@ -52,7 +52,7 @@ type winProc struct {
 	cmd   *exec.Cmd
 	stdin *os.File // write end of kd's stdin
 	out   *os.File // read end of kd's stdout+stderr
-	job   windows.Handle
+	job   killJob
 	log   hclog.Logger
 	chain *breakChain
 
@@ -60,9 +60,6 @@ type winProc struct {
 	status    ExitStatus
 	closeOnce sync.Once
 	closeErr  error
-
-	mu      sync.Mutex
-	jobOpen bool // job handle still open
 }
 
 // startPipes runs kd with its input and (merged) output on pipes, in a new
@@ -134,7 +131,7 @@ func startPipes(spec Spec, log hclog.Logger) (Proc, error) {
 	_ = inR.Close()
 	_ = outW.Close()
 
-	p := &winProc{cmd: cmd, stdin: inW, out: outR, job: job, log: log, jobOpen: job != 0}
+	p := &winProc{cmd: cmd, stdin: inW, out: outR, job: newKillJob(job), log: log}
 	p.chain = &breakChain{log: log, pid: cmd.Process.Pid, stdin: inW}
 	if job != 0 {
 		if err := assignToJob(job, cmd.Process.Pid); err != nil {
@@ -142,8 +139,7 @@ func startPipes(spec Spec, log hclog.Logger) (Proc, error) {
 			// terminates kd itself.
 			log.Warn("kd not in a Job Object: if kdlaunch is killed, kd may survive it",
 				"pid", cmd.Process.Pid, "error", err)
-			_ = windows.CloseHandle(job)
-			p.job, p.jobOpen = 0, false
+			_ = p.job.close()
 		} else {
 			log.Debug("kd started in a kill-on-close Job Object", "pid", cmd.Process.Pid, "path", path)
 		}
@@ -238,14 +234,8 @@ const killExitCode = 1
 // Kill terminates the Job Object: kd and every process it started, at once.
 // Without a job (assignment failed) it terminates kd alone.
 func (p *winProc) Kill() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.jobOpen {
-		err := windows.TerminateJobObject(p.job, killExitCode)
-		if err == nil {
-			return nil
-		}
-		p.log.Warn("TerminateJobObject failed; terminating kd alone", "error", err)
+	if p.job.terminate(p.log) {
+		return nil
 	}
 	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("kill kd (pid %d): %w", p.Pid(), err)
@@ -261,14 +251,9 @@ func (p *winProc) Close() error {
 		if err := p.stdin.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, err)
 		}
-		p.mu.Lock()
-		if p.jobOpen {
-			if err := windows.CloseHandle(p.job); err != nil {
-				errs = append(errs, fmt.Errorf("close Job Object: %w", err))
-			}
-			p.jobOpen = false
+		if err := p.job.close(); err != nil {
+			errs = append(errs, err)
 		}
-		p.mu.Unlock()
 		if err := p.out.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			errs = append(errs, err)
 		}

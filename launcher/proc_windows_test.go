@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -305,27 +304,24 @@ func closeKillsJob(t *testing.T, fake string, mode ConsoleMode) {
 	pid := p.Pid()
 	// Close only the job handle: kd's input stays open, so kd cannot be
 	// leaving on end-of-input; only the job can end it.
-	var mu *sync.Mutex
-	var job *windows.Handle
-	var open *bool
+	var job *killJob
 	switch wp := p.(type) {
 	case *winProc:
-		mu, job, open = &wp.mu, &wp.job, &wp.jobOpen
+		job = &wp.job
 	case *conptyProc:
-		mu, job, open = &wp.mu, &wp.job, &wp.jobOpen
+		job = &wp.job
 	default:
 		t.Fatalf("Start gave a %T", p)
 	}
-	mu.Lock()
-	if !*open {
-		mu.Unlock()
+	job.mu.Lock()
+	open := job.open
+	job.mu.Unlock()
+	if !open {
 		t.Fatal("kd is not in a Job Object")
 	}
-	if err := windows.CloseHandle(*job); err != nil {
+	if err := job.close(); err != nil {
 		t.Errorf("close job handle: %v", err)
 	}
-	*open = false
-	mu.Unlock()
 	if gone, err := processGone(pid, 5*time.Second); !gone {
 		t.Fatalf("kd (pid %d) survived closing its Job Object (%v)", pid, err)
 	}

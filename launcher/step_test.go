@@ -158,6 +158,11 @@ func TestStepIsPure(t *testing.T) {
 func TestSessionTableDoc(t *testing.T) {
 	got := renderDoc()
 	path := filepath.Join("..", "docs", "session-table.md")
+	if _, err := os.Stat(filepath.Join("..", "go.mod")); err != nil {
+		// A test binary run outside the source tree (the Wine suite runs
+		// launcher.test.exe in a folder of its own): nothing to compare.
+		t.Skip("not run from the source tree: the doc is checked by go test ./launcher")
+	}
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
