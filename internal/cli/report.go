@@ -237,27 +237,47 @@ func checkTagStrategy(tag, strategy string) error {
 	return nil
 }
 
+// openLog opens one log argument ("-" is stdin) for reading: name is how
+// messages call it; a folder is refused. The caller closes f when it is not
+// nil.
+func openLog(p string, stdin io.Reader) (name string, r io.Reader, f *os.File, err error) {
+	if p == "-" {
+		return "standard input", stdin, nil, nil
+	}
+	f, err = os.Open(p)
+	if err != nil {
+		return p, nil, nil, fmt.Errorf("report: open log %s: %w", p, report.UnwrapPath(err))
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return p, nil, nil, fmt.Errorf("report: stat log %s: %w", p, err)
+	}
+	if info.IsDir() {
+		f.Close()
+		return p, nil, nil, fmt.Errorf("report: %s is a directory, not a kd log", p)
+	}
+	return p, f, f, nil
+}
+
+// readError says what went wrong reading a log, a binary file in its own
+// words.
+func readError(name string, err error) error {
+	if errors.Is(err, stacks.ErrBinary) {
+		return fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
+	}
+	return fmt.Errorf("report: read log %s: %w", name, report.UnwrapPath(err))
+}
+
 // readLog parses one log ("-" is stdin) into agg and returns its size in
 // bytes; every watcher also gets the bytes read, and a Flush at the end.
 func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator, watch ...logWatcher) (int64, error) {
-	name := p
-	var r io.Reader
-	if p == "-" {
-		name, r = "standard input", stdin
-	} else {
-		f, err := os.Open(p)
-		if err != nil {
-			return 0, fmt.Errorf("report: open log %s: %w", p, report.UnwrapPath(err))
-		}
+	name, r, f, err := openLog(p, stdin)
+	if err != nil {
+		return 0, err
+	}
+	if f != nil {
 		defer f.Close()
-		info, err := f.Stat()
-		if err != nil {
-			return 0, fmt.Errorf("report: stat log %s: %w", p, err)
-		}
-		if info.IsDir() {
-			return 0, fmt.Errorf("report: %s is a directory, not a kd log", p)
-		}
-		r = f
 	}
 	if len(watch) > 0 {
 		ws := make([]io.Writer, len(watch))
@@ -269,11 +289,8 @@ func readLog(p string, stdin io.Reader, stderr io.Writer, agg *report.Aggregator
 	}
 	st, err := stacks.ScanNotes(r, agg.Add, agg.Note)
 	agg.EndLog()
-	if errors.Is(err, stacks.ErrBinary) {
-		return 0, fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
-	}
 	if err != nil {
-		return 0, fmt.Errorf("report: read log %s: %w", name, report.UnwrapPath(err))
+		return 0, readError(name, err)
 	}
 	agg.AddHits(st.Hits)
 	switch {

@@ -13,7 +13,6 @@ import (
 	"github.com/kdlaunch/kdlaunch/leaks"
 	"github.com/kdlaunch/kdlaunch/leaks/records"
 	"github.com/kdlaunch/kdlaunch/report"
-	"github.com/kdlaunch/kdlaunch/stacks"
 )
 
 // LeakFlags are report's flags for leak logs (logs with leak records, or
@@ -113,26 +112,15 @@ func (c *ReportCmd) runLeaks(stdin io.Reader, stdout, stderr io.Writer, skip *re
 }
 
 func scanLeakLog(p string, stdin io.Reader, tr *leaks.Tracker) error {
-	name := p
-	var r io.Reader
-	if p == "-" {
-		name, r = "standard input", stdin
-	} else {
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("report: open log %s: %w", p, report.UnwrapPath(err))
-		}
+	name, r, f, err := openLog(p, stdin)
+	if err != nil {
+		return err
+	}
+	if f != nil {
 		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			return fmt.Errorf("report: %s is a directory, not a kd log", p)
-		}
-		r = f
 	}
 	if _, err := leaks.Scan(r, tr); err != nil {
-		if errors.Is(err, stacks.ErrBinary) {
-			return fmt.Errorf("report: %s looks binary, not a kd log: %w", name, err)
-		}
-		return fmt.Errorf("report: read log %s: %w", name, report.UnwrapPath(err))
+		return readError(name, err)
 	}
 	return nil
 }
