@@ -170,8 +170,7 @@ func (m *machine) symbolPath() string {
 func (m *machine) cmdBp(word, rest string) {
 	a, err := parseBp(word, rest)
 	if err != nil {
-		m.out.line(fmt.Sprintf(couldNotResolve, rest))
-		m.cmdFailed = true
+		m.failCmd(fmt.Sprintf(couldNotResolve, rest))
 		return
 	}
 	b := &breakpoint{expr: a.address, command: a.command, hasCmd: a.hasCmd, enabled: true, oneShot: a.oneShot}
@@ -182,8 +181,7 @@ func (m *machine) cmdBp(word, rest string) {
 		// address").
 		v, err := evalMASM(a.address, m.ev())
 		if err != nil {
-			m.out.line(err.Error())
-			m.cmdFailed = true
+			m.failCmd(err.Error())
 			return
 		}
 		b.addr, b.resolved, b.sym = v, true, m.nameAt(v)
@@ -191,8 +189,7 @@ func (m *machine) cmdBp(word, rest string) {
 	if a.thread != "" {
 		v, err := evalMASM(a.thread, m.ev())
 		if err != nil {
-			m.out.line(err.Error())
-			m.cmdFailed = true
+			m.failCmd(err.Error())
 			return
 		}
 		b.thread = v
@@ -205,8 +202,7 @@ func (m *machine) cmdBp(word, rest string) {
 	id, redefined, err := m.bps.add(b, a.id)
 	switch {
 	case err != nil:
-		m.out.line(tooManyBreakpoints)
-		m.cmdFailed = true
+		m.failCmd(tooManyBreakpoints)
 	case redefined:
 		m.out.line(fmt.Sprintf(redefinedFmt, id))
 	}
@@ -225,13 +221,11 @@ func (m *machine) cmdBs(rest string) {
 		content, after, ok = cutQuoted(cmd)
 	}
 	if err != nil || !ok || strings.TrimSpace(after) != "" {
-		m.out.line(fmt.Sprintf(couldNotResolve, rest))
-		m.cmdFailed = true
+		m.failCmd(fmt.Sprintf(couldNotResolve, rest))
 		return
 	}
 	if b == nil {
-		m.out.line(fmt.Sprintf(noBreakpointFmt, id))
-		m.cmdFailed = true
+		m.failCmd(fmt.Sprintf(noBreakpointFmt, id))
 		return
 	}
 	b.command, b.hasCmd = content, true
@@ -243,24 +237,21 @@ func (m *machine) cmdBs(rest string) {
 func (m *machine) cmdPrintf(rest string) {
 	format, args, err := parsePrintf(rest)
 	if err != nil {
-		m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
-		m.cmdFailed = true
+		m.failCmd(fmt.Sprintf(syntaxErrorFmt, rest))
 		return
 	}
 	vals := make([]uint64, len(args))
 	for i, a := range args {
 		v, err := evalMASM(a, m.ev())
 		if err != nil {
-			m.out.line(err.Error())
-			m.cmdFailed = true
+			m.failCmd(err.Error())
 			return
 		}
 		vals[i] = v
 	}
 	text, err := formatPrintf(unescapeC(format), vals, m.a.ptr64)
 	if err != nil {
-		m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
-		m.cmdFailed = true
+		m.failCmd(fmt.Sprintf(syntaxErrorFmt, rest))
 		return
 	}
 	// .printf writes exactly what the format says, no line end of its
@@ -272,8 +263,7 @@ func (m *machine) cmdPrintf(rest string) {
 func (m *machine) cmdEval(rest string) {
 	v, err := evalMASM(rest, m.ev())
 	if err != nil {
-		m.out.line(err.Error())
-		m.cmdFailed = true
+		m.failCmd(err.Error())
 		return
 	}
 	m.out.line(fmt.Sprintf("Evaluate expression: %d = %08x`%08x", int64(v), v>>32, v&0xffffffff))
@@ -289,14 +279,12 @@ func (m *machine) cmdIf(s string) bool {
 	for {
 		cond, block, rest, ok := cutIf(s)
 		if !ok {
-			m.out.line(fmt.Sprintf(syntaxErrorFmt, strings.TrimSpace(s)))
-			m.cmdFailed = true
+			m.failCmd(fmt.Sprintf(syntaxErrorFmt, strings.TrimSpace(s)))
 			return false
 		}
 		v, err := evalMASM(cond, m.ev())
 		if err != nil {
-			m.out.line(err.Error())
-			m.cmdFailed = true
+			m.failCmd(err.Error())
 			return false
 		}
 		if v != 0 {
@@ -311,17 +299,22 @@ func (m *machine) cmdIf(s string) bool {
 		case strings.HasPrefix(strings.ToLower(rest), ".else"):
 			body, after, ok := cutBraces(strings.TrimSpace(rest[len(".else"):]))
 			if !ok || strings.TrimSpace(after) != "" {
-				m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
-				m.cmdFailed = true
+				m.failCmd(fmt.Sprintf(syntaxErrorFmt, rest))
 				return false
 			}
 			return m.runBlock(body)
 		default:
-			m.out.line(fmt.Sprintf(syntaxErrorFmt, rest))
-			m.cmdFailed = true
+			m.failCmd(fmt.Sprintf(syntaxErrorFmt, rest))
 			return false
 		}
 	}
+}
+
+// failCmd prints kd's error for the command being run and marks it failed:
+// like kd, the fake then ends the rest of its command list.
+func (m *machine) failCmd(text string) {
+	m.out.line(text)
+	m.cmdFailed = true
 }
 
 func (m *machine) runBlock(block string) bool {
@@ -384,14 +377,12 @@ func cutBraces(s string) (body, rest string, ok bool) {
 func (m *machine) cmdJ(s string) bool {
 	cond, cmds, ok := cutJ(s)
 	if !ok {
-		m.out.line(fmt.Sprintf(syntaxErrorFmt, s))
-		m.cmdFailed = true
+		m.failCmd(fmt.Sprintf(syntaxErrorFmt, s))
 		return false
 	}
 	v, err := evalMASM(cond, m.ev())
 	if err != nil {
-		m.out.line(err.Error())
-		m.cmdFailed = true
+		m.failCmd(err.Error())
 		return false
 	}
 	if v != 0 {
