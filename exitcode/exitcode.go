@@ -52,7 +52,7 @@ var Table = []Code{
 	{Unresolved, "the breakpoint could not be resolved (symbols, Windows build)"},
 	{HaltedBugCheck, "the target bug-checked: it is left halted in kd"},
 	{HaltedByPerson, "someone broke into the target: it is left halted for them"},
-	{Interrupted, "second Ctrl+C: stopped at once; the target may be halted with breakpoints armed"},
+	{Interrupted, "second Ctrl+C: stopped at once; the target may be halted with breakpoints armed (kdlaunch disarm clears them)"},
 }
 
 // Help is Table as text for kong's --help.
