@@ -19,6 +19,30 @@ type logSummary struct {
 	Culprit string // the top stack's culprit; "" without stacks
 	Module  string
 	Count   int // the top stack's count
+	// A leak run's top leaker by outstanding bytes (Leak set; Leaker ""
+	// when nothing is outstanding): who allocates most is not who leaks.
+	Leak                 bool
+	Leaker               string
+	LeakCount, LeakBytes int64
+}
+
+// summarizeLeakLog is summarizeLog for a leak run: the same hits, and the
+// top leaker by outstanding bytes from the run's leak records.
+func summarizeLeakLog(path string, offset int64) (logSummary, error) {
+	s, err := summarizeLog(path, offset)
+	if err != nil {
+		return s, err
+	}
+	lr, ok, err := scanLeakRun(path, offset)
+	if err != nil {
+		return s, err
+	}
+	s.Leak = true
+	if ok && len(lr.Report.Stacks) > 0 && lr.Report.Stacks[0].OutstandingBytes > 0 {
+		top := lr.Report.Stacks[0]
+		s.Leaker, s.LeakCount, s.LeakBytes = top.Culprit, top.OutstandingCount, top.OutstandingBytes
+	}
+	return s, nil
 }
 
 // summarizeLog reads log from offset (where this run began appending, so
@@ -64,8 +88,15 @@ func progressLine(prev, cur logSummary, elapsed, since time.Duration) string {
 		rate = float64(cur.Hits-prev.Hits) / since.Seconds()
 	}
 	line := fmt.Sprintf("kdlaunch: progress: %s in %s (%.1f/s over the last %s)", plural.S(int64(cur.Hits), "hit"), roughly(elapsed), rate, roughly(since))
-	if c := culpritLine(cur); c != "" {
-		line += "; top culprit " + c
+	switch {
+	case cur.Leak && cur.Leaker != "":
+		line += fmt.Sprintf("; top leaker %s (module %s): %s outstanding (%s)", cur.Leaker, report.Module(cur.Leaker), plural.S(cur.LeakCount, "allocation"), report.Bytes(cur.LeakBytes))
+	case cur.Leak:
+		line += "; nothing outstanding yet"
+	default:
+		if c := culpritLine(cur); c != "" {
+			line += "; top culprit " + c
+		}
 	}
 	return line
 }

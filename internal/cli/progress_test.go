@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/kdlaunch/kdlaunch/internal/genlog"
 )
 
 // The progress loop on a fake clock: one line per tick, the rate over the
@@ -119,4 +122,51 @@ func FuzzHclogLines(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A leak run's progress names who leaks, by outstanding bytes, not who
+// allocates most.
+func TestProgressLineLeaks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cur  logSummary
+		want string
+	}{
+		{"a leaker", logSummary{Hits: 3, Culprit: "busy!Alloc+0x1", Module: "busy", Count: 2, Stacks: 3,
+			Leak: true, Leaker: "leakydrv!LeakyAllocateBuffer+0x2c", LeakCount: 1, LeakBytes: 2048},
+			"kdlaunch: progress: 3 hits in 1m0s (0.1/s over the last 1m0s); top leaker leakydrv!LeakyAllocateBuffer+0x2c (module leakydrv): 1 allocation outstanding (2.0 KB)"},
+		{"nothing outstanding", logSummary{Hits: 3, Culprit: "busy!Alloc+0x1", Module: "busy", Count: 3, Stacks: 3, Leak: true},
+			"kdlaunch: progress: 3 hits in 1m0s (0.1/s over the last 1m0s); nothing outstanding yet"},
+	} {
+		if got := progressLine(logSummary{}, tc.cur, time.Minute, time.Minute); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+// summarizeLeakLog's leaker is the stack the generator made leak (stack 0
+// leaks everything, stack 1 frees everything).
+func TestSummarizeLeakLog(t *testing.T) {
+	var b bytes.Buffer
+	truth, err := genlog.GenerateLeaks(&b, genlog.LeakOptions{Allocs: 400, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "debug.log")
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := summarizeLeakLog(p, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var most genlog.StackTruth
+	for _, st := range truth.Stacks {
+		if st.OutstandingBytes > most.OutstandingBytes {
+			most = st
+		}
+	}
+	if !s.Leak || s.LeakBytes != most.OutstandingBytes || s.Leaker == "" {
+		t.Errorf("summary %+v; want the leaker with %d bytes outstanding", s, most.OutstandingBytes)
+	}
 }

@@ -96,7 +96,7 @@ func (c *RunCmd) Run(s streams) error {
 		}
 		stopProgress := func() {}
 		if c.Progress > 0 && !report.IsTerminal(s.Out) {
-			stopProgress = startProgress(c.Progress, stats.Started, logPath, logStart, d.console.Note)
+			stopProgress = startProgress(c.Progress, stats.Started, logPath, logStart, lopts.Plan.Leaks != nil, d.console.Note)
 		}
 		return func() { stopProgress(); stopDuration() }
 	})
@@ -320,13 +320,17 @@ func summary(s streams, st *launcher.Stats, logPath string, logStart int64, tag 
 
 // startProgress prints a progress line every interval until the returned
 // function is called; that function returns once the goroutine has ended.
-func startProgress(every time.Duration, started time.Time, logPath string, logStart int64, note func(string)) func() {
+func startProgress(every time.Duration, started time.Time, logPath string, logStart int64, leak bool, note func(string)) func() {
+	read := func() (logSummary, error) { return summarizeLog(logPath, logStart) }
+	if leak {
+		read = func() (logSummary, error) { return summarizeLeakLog(logPath, logStart) }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := time.NewTicker(every)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		runProgress(ctx, t.C, started, time.Now, func() (logSummary, error) { return summarizeLog(logPath, logStart) }, note)
+		runProgress(ctx, t.C, started, time.Now, read, note)
 	}()
 	return func() {
 		t.Stop()
