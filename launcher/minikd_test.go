@@ -132,6 +132,21 @@ func (k *miniKD) hit() {
 	}
 }
 
+// hitUntilExit hits every `every`, at most n times, and returns early once
+// kd has exited; false means kd was still running after the n hits.
+func (k *miniKD) hitUntilExit(n int, every time.Duration) bool {
+	for i := 0; i < n; i++ {
+		time.Sleep(every)
+		k.hit()
+		select {
+		case <-k.exited:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
 func (k *miniKD) Write(b []byte) (int, error) {
 	k.mu.Lock()
 	k.buf.Write(b)

@@ -19,16 +19,9 @@ func TestSessionFailedGoIsRetriedThenCleared(t *testing.T) {
 		k.failInserts = tc.fails
 		r, _ := runSession(t, k, Limits{MaxHits: 2}, fastTiming, func(stop func()) {
 			k.connect()
-			for i := 0; i < 400; i++ {
-				time.Sleep(10 * time.Millisecond)
-				k.hit()
-				select {
-				case <-k.exited:
-					return
-				default:
-				}
+			if !k.hitUntilExit(400, 10*time.Millisecond) {
+				stop()
 			}
-			stop()
 		})
 		if r.Outcome != tc.outcome {
 			t.Fatalf("%d failing g's: outcome %v (%v), want %v", tc.fails, r.Outcome, r.Err, tc.outcome)

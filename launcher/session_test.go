@@ -65,15 +65,7 @@ func TestSessionArmsAndStopsSafely(t *testing.T) {
 	r, stats := runSession(t, k, Limits{MaxHits: 5}, fastTiming, func(func()) {
 		k.print("Waiting to reconnect...\n")
 		k.connect()
-		for i := 0; i < 200; i++ {
-			time.Sleep(5 * time.Millisecond)
-			k.hit()
-			select {
-			case <-k.exited:
-				return
-			default:
-			}
-		}
+		k.hitUntilExit(200, 5*time.Millisecond)
 	})
 	if r.Outcome != OutcomeStopped {
 		t.Fatalf("outcome %v (%v), want stopped", r.Outcome, r.Err)
@@ -109,15 +101,7 @@ func TestSessionWithoutEcho(t *testing.T) {
 	k.noEcho = true
 	r, _ := runSession(t, k, Limits{MaxHits: 2}, fastTiming, func(func()) {
 		k.connect()
-		for i := 0; i < 200; i++ {
-			time.Sleep(5 * time.Millisecond)
-			k.hit()
-			select {
-			case <-k.exited:
-				return
-			default:
-			}
-		}
+		k.hitUntilExit(200, 5*time.Millisecond)
 	})
 	if r.Outcome != OutcomeStopped {
 		t.Fatalf("outcome %v, want stopped", r.Outcome)
